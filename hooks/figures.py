@@ -1,0 +1,90 @@
+"""MkDocs フック: gen_lib に登録された図をビルド時に描き、サイトのファイルとして渡す。
+
+- 数学はここに書かない。図は ``gen_lib.figures.all_figures()`` の関数が描く。
+- キャッシュの鍵は「gen_lib の全ソース + 図の名前 + 主要ライブラリの版」。
+  コードが変われば必ず描き直すので、古い図が出ることはない。
+- 図の関数が例外を出したら、その図の名前を挙げてビルドを失敗させる。
+- ``mkdocs serve`` 中に gen_lib を編集したら、再ビルドの前に gen_lib を読み込み直す。
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import sys
+from importlib import metadata
+from pathlib import Path
+
+from mkdocs.exceptions import PluginError
+from mkdocs.structure.files import File
+
+log = logging.getLogger("mkdocs.hooks.figures")
+
+FIGURE_DIR = "figures"
+_VERSIONED = ("numpy", "torch", "matplotlib", "matplotlib-fontja")
+
+
+def on_config(config):
+    # mkdocs.yml の隣にある gen_lib を使う (別の場所に入った gen_lib より優先する)。
+    project_dir = str(Path(config["config_file_path"]).parent)
+    if sys.path[:1] != [project_dir]:
+        sys.path.insert(0, project_dir)
+    # 学習済みモデルのキャッシュ (gen_lib.training_cache) もプロジェクトの .cache に置く。
+    os.environ.setdefault("GEN_LIB_MODEL_CACHE", str(Path(project_dir) / ".cache" / "models"))
+    # serve 中の再ビルドで gen_lib の編集を反映させる。
+    for name in [m for m in sys.modules if m == "gen_lib" or m.startswith("gen_lib.")]:
+        del sys.modules[name]
+    return config
+
+
+def library_digest(package_dir: Path) -> str:
+    """gen_lib の全 .py ソースと依存ライブラリの版から作る内容ハッシュ。"""
+    digest = hashlib.sha256()
+    for path in sorted(package_dir.rglob("*.py")):
+        digest.update(path.relative_to(package_dir).as_posix().encode())
+        digest.update(path.read_bytes())
+    for dist in _VERSIONED:
+        digest.update(f"{dist}=={metadata.version(dist)}".encode())
+    return digest.hexdigest()
+
+
+def cache_dir(config) -> Path:
+    default = Path(config["config_file_path"]).parent / ".cache" / "figures"
+    return Path(os.environ.get("GEN_LIB_FIGURE_CACHE", default))
+
+
+def render(name, function) -> bytes:
+    """図を 1 枚描いて SVG バイト列を返す。失敗したら図の名前を挙げて PluginError。"""
+    from gen_lib.plotting import figure_to_svg
+
+    where = f"{function.__module__}.{function.__qualname__}"
+    try:
+        return figure_to_svg(function(seed=0))
+    except Exception as error:  # noqa: BLE001 — どの例外でもビルドを止めて名前を示す
+        raise PluginError(f"figure {name!r} ({where}) failed: {type(error).__name__}: {error}") from error
+
+
+def on_files(files, config):
+    import gen_lib
+    from gen_lib.figures import all_figures
+
+    package_dir = Path(gen_lib.__file__).parent
+    digest = library_digest(package_dir)
+    store = cache_dir(config)
+    store.mkdir(parents=True, exist_ok=True)
+    rendered = 0
+    for name, function in all_figures().items():
+        stem = name.removesuffix(".svg")
+        cached = store / f"{stem}-{digest[:20]}.svg"
+        if cached.exists():
+            content = cached.read_bytes()
+        else:
+            content = render(name, function)
+            for stale in store.glob(f"{stem}-*.svg"):
+                stale.unlink()
+            cached.write_bytes(content)
+            rendered += 1
+        files.append(File.generated(config, f"{FIGURE_DIR}/{name}", content=content))
+    log.info("figures: %d rendered, %d from cache (%s)", rendered, len(all_figures()) - rendered, store)
+    return files

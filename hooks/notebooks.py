@@ -1,0 +1,79 @@
+"""MkDocs フック: jupytext 形式のノートブック (docs/notebooks/*.py) の後始末。
+
+- .py から .ipynb を作り、ダウンロードできるファイルとしてサイトに加える。
+- nbconvert が埋め込む MathJax 2 の設定と CDN を読むスクリプトを取り除く
+  (サイトはローカルの MathJax 3 で組版する)。
+- 日本語の見出しに付く空の id を、本文ページと同じ規則 (pymdownx.slugs) の id に直し、
+  目次のリンクもそれに合わせる。
+"""
+
+from __future__ import annotations
+
+import html as html_lib
+import re
+
+import jupytext
+import nbformat
+from mkdocs.structure.files import File
+from pymdownx.slugs import slugify
+
+NOTEBOOK_DIR = "notebooks/"
+_slugify = slugify(case="lower")
+
+_NBCONVERT_MATHJAX = re.compile(r"<!-- Load mathjax -->.*?<!-- End of mathjax configuration -->", re.S)
+_CDN_MODULE = re.compile(r'<script type="module">(?:(?!</script>).)*?cdnjs(?:(?!</script>).)*?</script>', re.S)
+_HEADING = re.compile(r'<h([1-6]) id="[^"]*">(.*?)<a class="anchor-link" href="#[^"]*">¶</a></h\1>', re.S)
+_TAG = re.compile(r"<[^>]+>")
+
+
+def _is_notebook(file) -> bool:
+    return file.src_uri.startswith(NOTEBOOK_DIR) and file.src_uri.endswith(".py")
+
+
+def on_files(files, config):
+    for file in [f for f in files if _is_notebook(f)]:
+        notebook = jupytext.read(file.abs_src_path)
+        ipynb = nbformat.writes(notebook)
+        files.append(File.generated(config, file.src_uri.removesuffix(".py") + ".ipynb", content=ipynb))
+    return files
+
+
+def _fix_heading_ids(content: str, page) -> str:
+    used: dict[str, int] = {}
+    by_title: dict[str, list[str]] = {}
+
+    def replace(match):
+        level, inner = match.group(1), match.group(2)
+        title = html_lib.unescape(_TAG.sub("", inner)).strip()
+        slug = _slugify(title, "-") or "section"
+        count = used.get(slug, 0)
+        used[slug] = count + 1
+        if count:
+            slug = f"{slug}_{count}"
+        by_title.setdefault(title, []).append(slug)
+        return f'<h{level} id="{slug}">{inner}<a class="anchor-link" href="#{slug}">¶</a></h{level}>'
+
+    content = _HEADING.sub(replace, content)
+
+    def relink(items):
+        for item in items:
+            slugs = by_title.get(item.title.strip())
+            if slugs:
+                item.id = slugs.pop(0)
+            relink(item.children)
+
+    relink(page.toc)
+    return content
+
+
+def on_page_content(html, page, config, files):
+    if not _is_notebook(page.file):
+        return html
+    html = _NBCONVERT_MATHJAX.sub("", html)
+    html = _CDN_MODULE.sub("", html)
+    html = _fix_heading_ids(html, page)
+    ipynb = files.get_file_from_path(page.file.src_uri.removesuffix(".py") + ".ipynb")
+    link = ipynb.url_relative_to(page.file)
+    banner = (f'<p class="notebook-download"><a class="md-button" href="{link}" download>'
+              f"ノートブック (.ipynb) をダウンロード</a></p>")
+    return banner + html

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# テスト一式: gen_lib の恒等式・入力検査・決定性、サイトの strict ビルド、実ブラウザ (Chromium) での確認。
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh --test
+export NO_MKDOCS_2_WARNING=1
+exec .venv/bin/python -m pytest "$@"
