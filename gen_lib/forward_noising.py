@@ -156,8 +156,5 @@ def noised_mixture(mixture: GaussianMixture, alpha_bar_t: float) -> GaussianMixt
     if a.ndim != 0:
         raise ValueError(f"alpha_bar_t must be a scalar, got shape {a.shape}")
     a = float(a)
-    d = mixture.dim
-    return GaussianMixture(mixture.weights,
-                           math.sqrt(a) * mixture.means,
-                           a * mixture.covariances + (1.0 - a) * np.eye(d)[None])
+    return mixture.noised(math.sqrt(a), math.sqrt(1.0 - a))  # x_t = √ᾱ x_0 + √(1-ᾱ) ε
 # --8<-- [end:noised_mixture]

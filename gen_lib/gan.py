@@ -1,16 +1,16 @@
-"""敵対的生成ネットワーク (GAN, Goodfellow et al. 2014): 暗黙的生成モデルの代表例。
+r"""敵対的生成ネットワーク (GAN, Goodfellow et al. 2014): 暗黙的生成モデルの代表例。
 
-生成器 $G_\\theta$ は潜在変数 $z \\sim p(z) = \\mathcal{N}(0, I)$ をデータ空間へ写すサンプラーで、
-その出力の密度 $q_\\theta(x)$ は評価できない。識別器 $D(x) = \\sigma(a(x))$ ($a$ はロジット) と
+生成器 $G_\theta$ は潜在変数 $z \sim p(z) = \mathcal{N}(0, I)$ をデータ空間へ写すサンプラーで、
+その出力の密度 $q_\theta(x)$ は評価できない。識別器 $D(x) = \sigma(a(x))$ ($a$ はロジット) と
 
 $$
-V(D, G) = \\mathbb{E}_{x \\sim p}[\\log D(x)] + \\mathbb{E}_{z \\sim p(z)}[\\log(1 - D(G_\\theta(z)))]
+V(D, G) = \mathbb{E}_{x \sim p}[\log D(x)] + \mathbb{E}_{z \sim p(z)}[\log(1 - D(G_\theta(z)))]
 $$
 
-をめぐるミニマックスゲーム $\\min_G \\max_D V(D, G)$ を解く。
+をめぐるミニマックスゲーム $\min_G \max_D V(D, G)$ を解く。
 
 前半は 2 次元データで小さな GAN を学習するコード、後半は 1 次元の格子上の密度で
-最適識別器 $D^* = p / (p + q_\\theta)$ と $V(D^*, G) = -\\log 4 + 2\\,\\mathrm{JS}(p \\| q_\\theta)$ を
+最適識別器 $D^* = p / (p + q_\theta)$ と $V(D^*, G) = -\log 4 + 2\,\mathrm{JS}(p \| q_\theta)$ を
 数値で確かめるための関数である。
 """
 
@@ -38,7 +38,7 @@ def _mlp(n_in: int, n_hidden: int, n_out: int) -> nn.Sequential:
 
 
 class Generator(nn.Module):
-    """生成器 $x = G_\\theta(z)$, $z \\in \\mathbb{R}^{k}$ → $x \\in \\mathbb{R}^d$ (2 層の MLP)。"""
+    r"""生成器 $x = G_\theta(z)$, $z \in \mathbb{R}^{k}$ → $x \in \mathbb{R}^d$ (2 層の MLP)。"""
 
     def __init__(self, latent_dim: int = 2, data_dim: int = 2, hidden: int = 64):
         super().__init__()
@@ -51,7 +51,7 @@ class Generator(nn.Module):
 
 
 class Discriminator(nn.Module):
-    """識別器のロジット $a(x)$。$D(x) = \\sigma(a(x))$ は「x が本物のデータである確率」。"""
+    r"""識別器のロジット $a(x)$。$D(x) = \sigma(a(x))$ は「x が本物のデータである確率」。"""
 
     def __init__(self, data_dim: int = 2, hidden: int = 64):
         super().__init__()
@@ -65,9 +65,9 @@ class Discriminator(nn.Module):
 
 # --8<-- [start:losses]
 def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
-    """識別器の損失 $-V$ のミニバッチ推定。$-\\log\\sigma(a(x)) - \\log(1 - \\sigma(a(G(z))))$ の平均。
+    r"""識別器の損失 $-V$ のミニバッチ推定。$-\log\sigma(a(x)) - \log(1 - \sigma(a(G(z))))$ の平均。
 
-    ロジットのまま BCE を使うと $\\log\\sigma(a) = -\\mathrm{softplus}(-a)$ が安定に計算される。
+    ロジットのまま BCE を使うと $\log\sigma(a) = -\mathrm{softplus}(-a)$ が安定に計算される。
     """
     real = F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
     fake = F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
@@ -75,11 +75,11 @@ def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> 
 
 
 def generator_loss(fake_logits: torch.Tensor, *, saturating: bool = False) -> torch.Tensor:
-    """生成器の損失。
+    r"""生成器の損失。
 
-    - 非飽和 (既定): $-\\log D(G(z)) = \\mathrm{softplus}(-a)$。$D \\to 0$ でも勾配が残る。
-    - 飽和 (ミニマックスそのもの): $\\log(1 - D(G(z))) = -\\mathrm{softplus}(a)$。
-      $a \\to -\\infty$ (識別器に見破られている) で勾配 $-\\sigma(a)$ が 0 に消える。
+    - 非飽和 (既定): $-\log D(G(z)) = \mathrm{softplus}(-a)$。$D \to 0$ でも勾配が残る。
+    - 飽和 (ミニマックスそのもの): $\log(1 - D(G(z))) = -\mathrm{softplus}(a)$。
+      $a \to -\infty$ (識別器に見破られている) で勾配 $-\sigma(a)$ が 0 に消える。
     """
     if saturating:
         return -F.softplus(fake_logits).mean()
@@ -102,9 +102,9 @@ class GANHistory:
 def train_gan(data, *, steps: int = 2000, batch_size: int = 128, latent_dim: int = 2,
               hidden: int = 64, lr: float = 1e-3, checkpoint_every: int = 500,
               n_eval: int = 1000, seed=0) -> tuple[Generator, GANHistory]:
-    """データセット data (N, d) で GAN を学習する。識別器と生成器を 1 ステップずつ交互に更新する。
+    r"""データセット data (N, d) で GAN を学習する。識別器と生成器を 1 ステップずつ交互に更新する。
 
-    識別器: $\\max_D V$ (損失 $-V$)。生成器: 非飽和損失 $-\\mathbb{E}_z \\log D(G_\\theta(z))$ を最小化。
+    識別器: $\max_D V$ (損失 $-V$)。生成器: 非飽和損失 $-\mathbb{E}_z \log D(G_\theta(z))$ を最小化。
     初期値・ミニバッチ・潜在変数はすべて seed から決まる (同じ seed なら同じ結果)。
     """
     x_data = torch.as_tensor(as_points(data, name="data"), dtype=torch.float32)
@@ -165,7 +165,7 @@ def train_gan(data, *, steps: int = 2000, batch_size: int = 128, latent_dim: int
 
 # --8<-- [start:sample]
 def sample(generator: Generator, n: int, seed=0) -> np.ndarray:
-    """$z \\sim \\mathcal{N}(0, I)$ を n 個引いて $x = G_\\theta(z)$ を返す (1 回の順伝播)。形 (n, d)。"""
+    r"""$z \sim \mathcal{N}(0, I)$ を n 個引いて $x = G_\theta(z)$ を返す (1 回の順伝播)。形 (n, d)。"""
     if not isinstance(generator, Generator):
         raise ValueError(f"generator must be a gen_lib.gan.Generator, got {type(generator).__name__}")
     n = check_count(n, name="n")
@@ -179,7 +179,7 @@ def sample(generator: Generator, n: int, seed=0) -> np.ndarray:
 # ---- 1 次元の格子上での理論: 最適識別器と Jensen–Shannon ダイバージェンス ----
 
 def _grid_density(values, *, name: str, dx: float, size: int | None = None) -> np.ndarray:
-    """格子上の密度の値 (1 次元配列): 有限・非負・$\\sum_i p_i\\,\\Delta x \\approx 1$ を確かめる。"""
+    r"""格子上の密度の値 (1 次元配列): 有限・非負・$\sum_i p_i\,\Delta x \approx 1$ を確かめる。"""
     p = as_array(values, name=name, ndim=1)
     if p.size < 2:
         raise ValueError(f"{name} must hold at least 2 grid values, got {p.size}")
@@ -196,7 +196,7 @@ def _grid_density(values, *, name: str, dx: float, size: int | None = None) -> n
 
 # --8<-- [start:optimal_discriminator]
 def optimal_discriminator(p_x, q_x) -> np.ndarray:
-    """最適識別器 $D^*(x) = p(x) / (p(x) + q_\\theta(x))$ (生成器 G を固定したときの $\\arg\\max_D V$)。
+    r"""最適識別器 $D^*(x) = p(x) / (p(x) + q_\theta(x))$ (生成器 G を固定したときの $\arg\max_D V$)。
 
     p_x, q_x は同じ点での 2 つの密度の値 (同じ形の配列)。$p + q = 0$ の点では定義されない。
     """
@@ -213,9 +213,9 @@ def optimal_discriminator(p_x, q_x) -> np.ndarray:
 
 
 def value_function(p_x, q_x, d_x, dx: float) -> float:
-    """格子 (間隔 dx) 上の $V(D, G) = \\int p \\log D\\,dx + \\int q_\\theta \\log(1 - D)\\,dx$ (リーマン和)。
+    r"""格子 (間隔 dx) 上の $V(D, G) = \int p \log D\,dx + \int q_\theta \log(1 - D)\,dx$ (リーマン和)。
 
-    $0 \\log 0 = 0$ とする (p = 0 の点で D = 0 でもよい)。
+    $0 \log 0 = 0$ とする (p = 0 の点で D = 0 でもよい)。
     """
     dx = check_positive(dx, name="dx")
     p = _grid_density(p_x, name="p_x", dx=dx)
@@ -229,14 +229,14 @@ def value_function(p_x, q_x, d_x, dx: float) -> float:
 
 
 def jensen_shannon(p_x, q_x, dx: float) -> float:
-    """Jensen–Shannon ダイバージェンス (格子上のリーマン和、自然対数)。
+    r"""Jensen–Shannon ダイバージェンス (格子上のリーマン和、自然対数)。
 
     $$
-    \\mathrm{JS}(p \\| q) = \\tfrac12 \\mathrm{KL}(p \\| m) + \\tfrac12 \\mathrm{KL}(q \\| m),
-    \\quad m = \\tfrac12 (p + q)
+    \mathrm{JS}(p \| q) = \tfrac12 \mathrm{KL}(p \| m) + \tfrac12 \mathrm{KL}(q \| m),
+    \quad m = \tfrac12 (p + q)
     $$
 
-    $0 \\le \\mathrm{JS} \\le \\log 2$。0 は p = q、$\\log 2$ は台が重ならないとき。
+    $0 \le \mathrm{JS} \le \log 2$。0 は p = q、$\log 2$ は台が重ならないとき。
     """
     dx = check_positive(dx, name="dx")
     p = _grid_density(p_x, name="p_x", dx=dx)
@@ -249,13 +249,13 @@ def jensen_shannon(p_x, q_x, dx: float) -> float:
 
 
 def optimal_value(p_x, q_x, dx: float) -> float:
-    """最適識別器での値 $V(D^*, G) = -\\log 4 + 2\\,\\mathrm{JS}(p \\| q_\\theta)$。"""
+    r"""最適識別器での値 $V(D^*, G) = -\log 4 + 2\,\mathrm{JS}(p \| q_\theta)$。"""
     return -math.log(4.0) + 2.0 * jensen_shannon(p_x, q_x, dx)
 # --8<-- [end:optimal_discriminator]
 
 
 def _xlogy(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """$x \\log y$。ただし x = 0 の点は 0 (y = 0 でも)。"""
+    r"""$x \log y$。ただし x = 0 の点は 0 (y = 0 でも)。"""
     out = np.zeros(np.broadcast(x, y).shape)
     mask = x > 0
     with np.errstate(divide="ignore"):

@@ -89,6 +89,18 @@ class GaussianMixture:
         return (x, labels) if return_labels else x
 # --8<-- [end:mixture]
 
+    def noised(self, scale: float, noise_std: float) -> "GaussianMixture":
+        r"""$\tilde{x} = a x + s \varepsilon$ ($x \sim p$, $\varepsilon \sim \mathcal{N}(0, I)$) の分布。
+
+        ガウス分布の線形変換に独立なガウスノイズを足してもガウス分布なので、これもガウス混合
+        $\sum_k \pi_k \mathcal{N}(a \mu_k, a^2 \Sigma_k + s^2 I)$ になる ($a$ = scale, $s$ = noise_std)。
+        """
+        for name, value in [("scale", scale), ("noise_std", noise_std)]:
+            if isinstance(value, bool) or not np.isfinite(value) or value < 0:
+                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+        return GaussianMixture(self.weights, scale * self.means,
+                               scale**2 * self.covariances + noise_std**2 * np.eye(self.dim)[None])
+
     # --8<-- [start:score]
     def responsibilities(self, x) -> np.ndarray:
         r"""事後確率 $r_k(x) = \pi_k \mathcal{N}(x;\mu_k,\Sigma_k) / p(x)$。形 (N, K)。"""

@@ -20,7 +20,7 @@ from gen_lib.validation import check_count, check_positive, make_rng
 # --8<-- [start:mlp]
 def make_mlp(in_dim: int, out_dim: int, *, hidden: int = 32, n_hidden_layers: int = 2,
              seed: int = 0) -> torch.nn.Sequential:
-    """$h_0 = c,\\; h_{l} = \\tanh(W_l h_{l-1} + b_l),\\; \\mathrm{out} = W_L h_{L-1} + b_L$ の MLP (float64)。"""
+    r"""$h_0 = c,\; h_{l} = \tanh(W_l h_{l-1} + b_l),\; \mathrm{out} = W_L h_{L-1} + b_L$ の MLP (float64)。"""
     in_dim = check_count(in_dim, name="in_dim")
     out_dim = check_count(out_dim, name="out_dim")
     hidden = check_count(hidden, name="hidden")

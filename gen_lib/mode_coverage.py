@@ -1,11 +1,11 @@
-"""モード被覆: 既知のガウス混合からのデータに対し、生成サンプルがいくつのモードを捉えたかを数える。
+r"""モード被覆: 既知のガウス混合からのデータに対し、生成サンプルがいくつのモードを捉えたかを数える。
 
 2 次元の混合分布 (円周上の 8 個のガウス分布など) で生成モデルを比べるときの定番の指標。
 各サンプルを事後確率 $r_k(x)$ が最大の成分 $k^*(x)$ に割り当て、その成分の平均からの
 マハラノビス距離
 
 $$
-m(x) = \\sqrt{(x - \\mu_{k^*})^\\top \\Sigma_{k^*}^{-1} (x - \\mu_{k^*})}
+m(x) = \sqrt{(x - \mu_{k^*})^\top \Sigma_{k^*}^{-1} (x - \mu_{k^*})}
 $$
 
 が ``n_std`` (既定 3、つまり 3σ) 以下なら「高品質」なサンプルとする。
@@ -43,7 +43,7 @@ class ModeCoverage:
 # --8<-- [start:mode_coverage]
 def mode_coverage(mixture: GaussianMixture, samples, *, n_std: float = 3.0,
                   min_share: float = 0.1) -> ModeCoverage:
-    """サンプルが捉えたモードの数と、高品質サンプル ($m(x) \\le$ n_std) の割合。"""
+    r"""サンプルが捉えたモードの数と、高品質サンプル ($m(x) \le$ n_std) の割合。"""
     if not isinstance(mixture, GaussianMixture):
         raise ValueError(f"mixture must be a GaussianMixture, got {type(mixture).__name__}")
     x = as_points(samples, name="samples", dim=mixture.dim)

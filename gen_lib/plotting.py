@@ -10,6 +10,7 @@ import io
 import warnings
 
 import matplotlib
+import numpy as np
 import matplotlib_fontja  # noqa: F401  (日本語フォント IPAexGothic を登録する)
 from matplotlib.figure import Figure
 
@@ -42,6 +43,15 @@ def new_figure(nrows: int = 1, ncols: int = 1, *, width: float = 6.4, height: fl
     fig = Figure(figsize=(width, height), layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=True, subplot_kw=subplot_kw or None)
     return fig, axes
+
+
+def plane_points(axis: np.ndarray) -> np.ndarray:
+    """1 次元の目盛り axis (n,) から平面の格子点 (n*n, 2) を作る。
+
+    行の順は ``np.meshgrid(axis, axis)`` と同じなので、点ごとの値を ``reshape(n, n)`` すれば
+    ``contourf(axis, axis, values)`` にそのまま渡せる。
+    """
+    return np.stack(np.meshgrid(axis, axis), axis=-1).reshape(-1, 2)
 
 
 def figure_to_svg(fig: Figure) -> bytes:

@@ -1,13 +1,13 @@
-"""二つの峰を持つ条件付き分布: 白黒画像の着色を 1 次元に縮めたおもちゃの例。
+r"""二つの峰を持つ条件付き分布: 白黒画像の着色を 1 次元に縮めたおもちゃの例。
 
-条件 $c \\in [-1, 1]$ (灰色の明るさ) に対して、出力 $y$ (色) は二通りありうる。
+条件 $c \in [-1, 1]$ (灰色の明るさ) に対して、出力 $y$ (色) は二通りありうる。
 
 $$
-p(y \\mid c) = w \\, \\mathcal{N}(y; g(c), \\sigma^2) + (1 - w) \\, \\mathcal{N}(y; -g(c), \\sigma^2),
-\\qquad g(c) = 1 + \\tfrac{1}{2} \\sin(\\pi c)
+p(y \mid c) = w \, \mathcal{N}(y; g(c), \sigma^2) + (1 - w) \, \mathcal{N}(y; -g(c), \sigma^2),
+\qquad g(c) = 1 + \tfrac{1}{2} \sin(\pi c)
 $$
 
-条件は $c \\sim \\mathcal{U}[-1, 1]$ とし、同時分布は $p(c, y) = p(c)\\, p(y \\mid c)$ である。
+条件は $c \sim \mathcal{U}[-1, 1]$ とし、同時分布は $p(c, y) = p(c)\, p(y \mid c)$ である。
 条件 $c$ と出力 $y$ はどちらも形 ``(N,)`` の 1 次元配列で表す。
 """
 
@@ -22,7 +22,7 @@ from gen_lib.validation import as_array, check_count, check_positive, make_rng
 
 
 def as_conditions(c, *, name: str = "c") -> np.ndarray:
-    """条件 $c$ を形 (N,) の float64 配列として受け取り、$c \\in [-1, 1]$ を確かめる。"""
+    r"""条件 $c$ を形 (N,) の float64 配列として受け取り、$c \in [-1, 1]$ を確かめる。"""
     c = as_array(c, name=name, ndim=1)
     if c.size < 1:
         raise ValueError(f"{name} must hold at least one value, got shape {c.shape}")
@@ -43,7 +43,7 @@ def as_pairs(y, c) -> tuple[np.ndarray, np.ndarray]:
 # --8<-- [start:two_mode]
 @dataclass(frozen=True)
 class TwoModeConditional:
-    """$p(y \\mid c) = w \\mathcal{N}(y; g(c), \\sigma^2) + (1-w) \\mathcal{N}(y; -g(c), \\sigma^2)$。"""
+    r"""$p(y \mid c) = w \mathcal{N}(y; g(c), \sigma^2) + (1-w) \mathcal{N}(y; -g(c), \sigma^2)$。"""
 
     noise_std: float = 0.1  # σ: 峰の幅
     upper_weight: float = 0.5  # w: 上の峰 (y > 0) を選ぶ確率
@@ -55,11 +55,11 @@ class TwoModeConditional:
 
     @staticmethod
     def branch(c) -> np.ndarray:
-        """峰の位置 $g(c) = 1 + \\frac{1}{2}\\sin(\\pi c)$。二つの峰は $\\pm g(c)$。"""
+        r"""峰の位置 $g(c) = 1 + \frac{1}{2}\sin(\pi c)$。二つの峰は $\pm g(c)$。"""
         return 1.0 + 0.5 * np.sin(np.pi * as_conditions(c))
 
     def log_prob(self, y, c) -> np.ndarray:
-        """厳密な条件付き対数密度 $\\log p(y \\mid c)$ (logsumexp で安定に)。形 (N,)。"""
+        r"""厳密な条件付き対数密度 $\log p(y \mid c)$ (logsumexp で安定に)。形 (N,)。"""
         y, c = as_pairs(y, c)
         g, s = self.branch(c), self.noise_std
         log_norm = -0.5 * math.log(2 * math.pi * s**2)
@@ -68,18 +68,18 @@ class TwoModeConditional:
         return np.logaddexp(a_up, a_down)
 
     def mean(self, c) -> np.ndarray:
-        """条件付き期待値 $E[y \\mid c] = (2w - 1)\\, g(c)$ (対称な $w = 1/2$ なら 0)。"""
+        r"""条件付き期待値 $E[y \mid c] = (2w - 1)\, g(c)$ (対称な $w = 1/2$ なら 0)。"""
         return (2 * self.upper_weight - 1) * self.branch(c)
 
     def sample(self, c, seed=0) -> np.ndarray:
-        """各 $c^n$ について $y^n \\sim p(y \\mid c^n)$: 符号 $s = \\pm 1$ を選び $y = s\\, g(c) + \\sigma \\varepsilon$。"""
+        r"""各 $c^n$ について $y^n \sim p(y \mid c^n)$: 符号 $s = \pm 1$ を選び $y = s\, g(c) + \sigma \varepsilon$。"""
         c = as_conditions(c)
         rng = make_rng(seed)
         sign = np.where(rng.random(c.shape) < self.upper_weight, 1.0, -1.0)
         return sign * self.branch(c) + self.noise_std * rng.standard_normal(c.shape)
 
     def sample_joint(self, n: int, seed=0) -> tuple[np.ndarray, np.ndarray]:
-        """$(c, y) \\sim p(c, y) = p(c)\\, p(y \\mid c)$: まず $c \\sim \\mathcal{U}[-1, 1]$、次に $y \\sim p(y \\mid c)$。"""
+        r"""$(c, y) \sim p(c, y) = p(c)\, p(y \mid c)$: まず $c \sim \mathcal{U}[-1, 1]$、次に $y \sim p(y \mid c)$。"""
         n = check_count(n, name="n")
         rng = make_rng(seed)
         c = rng.uniform(-1.0, 1.0, size=n)
@@ -89,9 +89,9 @@ class TwoModeConditional:
 
 # --8<-- [start:off_mode]
 def off_mode_fraction(target: TwoModeConditional, y, c, n_std: float = 3.0) -> float:
-    """近いほうの峰 $\\pm g(c)$ から $n_\\mathrm{std}\\,\\sigma$ より遠い点の割合 (データのない低密度域に落ちた割合)。
+    r"""近いほうの峰 $\pm g(c)$ から $n_\mathrm{std}\,\sigma$ より遠い点の割合 (データのない低密度域に落ちた割合)。
 
-    真の分布からのサンプルなら $P(|\\varepsilon| > 3) \\approx 0.27\\%$ である。
+    真の分布からのサンプルなら $P(|\varepsilon| > 3) \approx 0.27\%$ である。
     """
     if not isinstance(target, TwoModeConditional):
         raise ValueError(f"target must be a TwoModeConditional, got {type(target).__name__}")

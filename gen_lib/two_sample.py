@@ -1,15 +1,15 @@
-"""2 標本距離: 2 つのサンプル集合がどれだけ違う分布から来ているかを測る。
+r"""2 標本距離: 2 つのサンプル集合がどれだけ違う分布から来ているかを測る。
 
 密度が評価できないモデル (暗黙的生成モデル、拡散モデルのサンプラー) の出来を、
 データのサンプルとモデルのサンプルだけから数値で比べるための共通の道具である。
 
 - エネルギー距離 (Székely & Rizzo 2013):
-  $\\mathcal{E}(P, Q) = 2\\,\\mathbb{E}\\|X - Y\\| - \\mathbb{E}\\|X - X'\\| - \\mathbb{E}\\|Y - Y'\\|$
+  $\mathcal{E}(P, Q) = 2\,\mathbb{E}\|X - Y\| - \mathbb{E}\|X - X'\| - \mathbb{E}\|Y - Y'\|$
 - ガウスカーネルの MMD² (Gretton et al. 2012):
-  $\\mathrm{MMD}^2(P, Q) = \\mathbb{E}\\,k(X, X') + \\mathbb{E}\\,k(Y, Y') - 2\\,\\mathbb{E}\\,k(X, Y)$,
-  $k(x, y) = \\exp(-\\|x - y\\|^2 / 2h^2)$
+  $\mathrm{MMD}^2(P, Q) = \mathbb{E}\,k(X, X') + \mathbb{E}\,k(Y, Y') - 2\,\mathbb{E}\,k(X, Y)$,
+  $k(x, y) = \exp(-\|x - y\|^2 / 2h^2)$
 
-ここで $X, X' \\sim P$, $Y, Y' \\sim Q$ は独立。どちらも 0 以上で、0 になるのは $P = Q$ のときに限る。
+ここで $X, X' \sim P$, $Y, Y' \sim Q$ は独立。どちらも 0 以上で、0 になるのは $P = Q$ のときに限る。
 サンプル集合は形 ``(N, d)`` の配列 (記号一覧のデータセット D と同じ形)。
 計算量・メモリは $O(NM)$ (N, M は 2 つの集合の大きさ) なので、数千点までを想定する。
 """
@@ -30,7 +30,7 @@ def _pair(x, y) -> tuple[np.ndarray, np.ndarray]:
 
 
 def pairwise_distances(x, y) -> np.ndarray:
-    """ユークリッド距離の行列 $\\|x^i - y^j\\|$。形 (N, M)。"""
+    r"""ユークリッド距離の行列 $\|x^i - y^j\|$。形 (N, M)。"""
     x, y = _pair(x, y)
     # ‖x - y‖² = ‖x‖² + ‖y‖² - 2 x·y (丸め誤差で負になった分は 0 に切る)
     sq = np.sum(x**2, axis=1)[:, None] + np.sum(y**2, axis=1)[None, :] - 2.0 * x @ y.T
@@ -39,11 +39,11 @@ def pairwise_distances(x, y) -> np.ndarray:
 
 # --8<-- [start:energy_distance]
 def energy_distance(x, y) -> float:
-    """エネルギー距離の V 統計量 (経験分布どうしのエネルギー距離)。
+    r"""エネルギー距離の V 統計量 (経験分布どうしのエネルギー距離)。
 
     $$
-    \\hat{\\mathcal{E}} = \\frac{2}{NM}\\sum_{i,j}\\|x^i - y^j\\|
-      - \\frac{1}{N^2}\\sum_{i,i'}\\|x^i - x^{i'}\\| - \\frac{1}{M^2}\\sum_{j,j'}\\|y^j - y^{j'}\\|
+    \hat{\mathcal{E}} = \frac{2}{NM}\sum_{i,j}\|x^i - y^j\|
+      - \frac{1}{N^2}\sum_{i,i'}\|x^i - x^{i'}\| - \frac{1}{M^2}\sum_{j,j'}\|y^j - y^{j'}\|
     $$
 
     常に 0 以上で、同じ集合どうしなら厳密に 0 になる。
@@ -58,19 +58,19 @@ def energy_distance(x, y) -> float:
 
 # --8<-- [start:mmd]
 def gaussian_kernel(x, y, bandwidth: float) -> np.ndarray:
-    """ガウスカーネル $k(x, y) = \\exp(-\\|x - y\\|^2 / 2h^2)$ の行列。形 (N, M)。"""
+    r"""ガウスカーネル $k(x, y) = \exp(-\|x - y\|^2 / 2h^2)$ の行列。形 (N, M)。"""
     h = check_positive(bandwidth, name="bandwidth")
     return np.exp(-pairwise_distances(x, y) ** 2 / (2.0 * h**2))
 
 
 def mmd_squared(x, y, bandwidth: float, *, unbiased: bool = False) -> float:
-    """ガウスカーネルの $\\mathrm{MMD}^2$ の推定量 (Gretton et al. 2012)。
+    r"""ガウスカーネルの $\mathrm{MMD}^2$ の推定量 (Gretton et al. 2012)。
 
     偏りのある推定 (V 統計量、既定) は対角成分も含めた平均:
-    $\\frac{1}{N^2}\\sum k(x^i, x^{i'}) + \\frac{1}{M^2}\\sum k(y^j, y^{j'}) - \\frac{2}{NM}\\sum k(x^i, y^j)$。
+    $\frac{1}{N^2}\sum k(x^i, x^{i'}) + \frac{1}{M^2}\sum k(y^j, y^{j'}) - \frac{2}{NM}\sum k(x^i, y^j)$。
     0 以上で、同じ集合どうしなら 0。
     ``unbiased=True`` は対角 ($i = i'$, $j = j'$) を除いた U 統計量で、期待値がちょうど
-    $\\mathrm{MMD}^2$ になる (同じ分布なら期待値 0、値は負にもなりうる)。N, M >= 2 が必要。
+    $\mathrm{MMD}^2$ になる (同じ分布なら期待値 0、値は負にもなりうる)。N, M >= 2 が必要。
     """
     x, y = _pair(x, y)
     kxx = gaussian_kernel(x, x, bandwidth)

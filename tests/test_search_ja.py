@@ -1,4 +1,4 @@
-"""hooks/search_ja.py の接尾辞語の作り方。"""
+"""hooks/search_ja.py が索引に加える語の作り方。"""
 
 import importlib.util
 
@@ -9,11 +9,12 @@ search_ja = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(search_ja)
 
 
-def test_suffixes_of_kanji_and_katakana_runs():
-    terms = search_ja.suffix_terms("<p>分配関数とノイズスケジュール</p>")
-    assert terms == ["分配関数", "配関数", "関数", "ノイズスケジュール", "イズスケジュール", "ズスケジュール",
-                     "スケジュール", "ケジュール", "ジュール", "ュール", "ール"]
+def test_kanji_substrings_and_katakana_suffixes():
+    terms = search_ja.search_terms("<p>分配関数とノイズスケジュール</p>")
+    assert terms == ["分配", "分配関", "分配関数", "配関", "配関数", "関数",
+                     "ノイズスケジュール", "イズスケジュール", "ズスケジュール", "スケジュール",
+                     "ケジュール", "ジュール", "ュール", "ール"]
 
 
 def test_tags_hiragana_and_single_characters_give_no_terms():
-    assert search_ja.suffix_terms("<code>x</code> の と 字") == []
+    assert search_ja.search_terms("<code>x</code> の と 字") == []

@@ -15,9 +15,9 @@ from gen_lib.two_mode_conditional import TwoModeConditional, off_mode_fraction
 
 # --8<-- [start:sample_unconditional]
 def sample_unconditional(n: int = 1000, seed=0) -> tuple[GaussianMixture, np.ndarray]:
-    """生成モデル $q_\\theta(x)$ から $x \\sim q_\\theta(x)$ を n 個引く。
+    r"""生成モデル $q_\theta(x)$ から $x \sim q_\theta(x)$ を n 個引く。
 
-    ここでは $q_\\theta$ を円周上に並んだ 8 個のガウス分布の混合とする (θ = 混合比・平均・共分散)。
+    ここでは $q_\theta$ を円周上に並んだ 8 個のガウス分布の混合とする (θ = 混合比・平均・共分散)。
     """
     q = ring_of_gaussians(n_modes=8, radius=2.0, std=0.15)  # q_θ(x)
     x = q.sample(n, seed=seed)  # x ~ q_θ(x)、形 (n, 2)

@@ -7,13 +7,13 @@ from matplotlib.figure import Figure
 
 from gen_lib.figures import figure
 from gen_lib.gaussian_mixture import asymmetric_mixture, ring_of_gaussians
-from gen_lib.plotting import new_figure
+from gen_lib.plotting import new_figure, plane_points
 
 
 def grid_log_prob(mixture, lim: float, n: int = 301):
     """正方形 [-lim, lim]^2 の n×n 格子で log p(x) を計算する。(xs, log_p) を返す。"""
     xs = np.linspace(-lim, lim, n)
-    grid = np.stack(np.meshgrid(xs, xs), axis=-1).reshape(-1, 2)  # (n*n, 2): 行が点
+    grid = plane_points(xs)  # (n*n, 2): 行が点
     return xs, mixture.log_prob(grid).reshape(n, n)
 
 

@@ -10,7 +10,7 @@ from gen_lib.forward_noising import (alpha_bar_at, alpha_bar_from_betas, cosine_
                                      linear_beta_schedule, noise_data, noised_mixture,
                                      run_forward_chain)
 from gen_lib.gaussian_mixture import isotropic_mixture, ring_of_gaussians
-from gen_lib.plotting import ACCENT_COLOR, DATA_COLOR, MODEL_COLOR, new_figure
+from gen_lib.plotting import ACCENT_COLOR, DATA_COLOR, MODEL_COLOR, new_figure, plane_points
 
 SHOWN_TIMES = (0, 50, 100, 200, 400, 1000)
 
@@ -30,7 +30,7 @@ def forward_process_panels(seed: int = 0) -> Figure:
 
     lim = 3.5
     xs = np.linspace(-lim, lim, 91)
-    grid = np.stack(np.meshgrid(xs, xs), axis=-1).reshape(-1, 2)
+    grid = plane_points(xs)
     fig, axes = new_figure(2, len(SHOWN_TIMES), width=10.0, height=4.4)
     for j, t in enumerate(SHOWN_TIMES):
         a = alpha_bar_at(alpha_bar, t)
