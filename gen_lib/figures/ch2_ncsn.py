@@ -143,7 +143,7 @@ def ncsn_samples(seed: int = 0) -> Figure:
     """同じ初期値からのランジュバン法と焼きなましランジュバン法のサンプル (厳密なサンプルと並べる)。"""
     samples = _samplers(seed)
     mixture = separated_modes_mixture()
-    fig, axes = new_figure(1, len(SAMPLER_PANELS), width=12.0, height=3.8)
+    fig, axes = new_figure(1, len(SAMPLER_PANELS), width=12.0, height=4.6)
     for ax, (key, title, color) in zip(axes, SAMPLER_PANELS):
         x = samples[key]
         w = estimate_mode_weights(mixture, x)
