@@ -1,5 +1,7 @@
 """学習結果 (torch の state_dict など) を「コード + 設定」の内容ハッシュでディスクに保存する。
 
+``library_digest`` は gen_lib 全体の内容ハッシュで、ビルド時の図とノートブックのキャッシュの鍵になる。
+
 ビルド時の図、ノートブック、ベンチマークが同じモデルを使うとき、学習は一度だけ行う。
 鍵には学習を定義するモジュールのソースを含めるので、コードを変えれば必ず学習し直す
 (古いモデルを使うことはない)。保存先は環境変数 ``GEN_LIB_MODEL_CACHE``、
@@ -12,6 +14,7 @@ import hashlib
 import inspect
 import json
 import os
+from importlib import metadata
 from pathlib import Path
 from types import ModuleType
 from typing import Callable
@@ -21,6 +24,21 @@ import torch
 
 def cache_dir() -> Path:
     return Path(os.environ.get("GEN_LIB_MODEL_CACHE", Path.home() / ".cache" / "gen_lib" / "models"))
+
+
+_VERSIONED = ("numpy", "torch", "matplotlib", "matplotlib-fontja")
+
+
+def library_digest(package_dir: Path | None = None) -> str:
+    """gen_lib の全 .py ソースと主要ライブラリの版から作る内容ハッシュ (どれかが変われば変わる)。"""
+    package_dir = Path(__file__).parent if package_dir is None else Path(package_dir)
+    digest = hashlib.sha256()
+    for path in sorted(package_dir.rglob("*.py")):
+        digest.update(path.relative_to(package_dir).as_posix().encode())
+        digest.update(path.read_bytes())
+    for dist in _VERSIONED:
+        digest.update(f"{dist}=={metadata.version(dist)}".encode())
+    return digest.hexdigest()
 
 
 def content_key(name: str, settings: dict, modules: list[ModuleType]) -> str:

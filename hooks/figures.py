@@ -1,7 +1,7 @@
 """MkDocs フック: gen_lib に登録された図をビルド時に描き、サイトのファイルとして渡す。
 
 - 数学はここに書かない。図は ``gen_lib.figures.all_figures()`` の関数が描く。
-- キャッシュの鍵は「gen_lib の全ソース + 図の名前 + 主要ライブラリの版」。
+- キャッシュの鍵は「gen_lib の全ソース + 主要ライブラリの版」(gen_lib.training_cache.library_digest) と図の名前。
   コードが変われば必ず描き直すので、古い図が出ることはない。
 - 図の関数が例外を出したら、その図の名前を挙げてビルドを失敗させる。
 - ``mkdocs serve`` 中に gen_lib を編集したら、再ビルドの前に gen_lib を読み込み直す。
@@ -9,11 +9,9 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import sys
-from importlib import metadata
 from pathlib import Path
 
 from mkdocs.exceptions import PluginError
@@ -22,7 +20,6 @@ from mkdocs.structure.files import File
 log = logging.getLogger("mkdocs.hooks.figures")
 
 FIGURE_DIR = "figures"
-_VERSIONED = ("numpy", "torch", "matplotlib", "matplotlib-fontja")
 
 
 def on_config(config):
@@ -36,17 +33,6 @@ def on_config(config):
     for name in [m for m in sys.modules if m == "gen_lib" or m.startswith("gen_lib.")]:
         del sys.modules[name]
     return config
-
-
-def library_digest(package_dir: Path) -> str:
-    """gen_lib の全 .py ソースと依存ライブラリの版から作る内容ハッシュ。"""
-    digest = hashlib.sha256()
-    for path in sorted(package_dir.rglob("*.py")):
-        digest.update(path.relative_to(package_dir).as_posix().encode())
-        digest.update(path.read_bytes())
-    for dist in _VERSIONED:
-        digest.update(f"{dist}=={metadata.version(dist)}".encode())
-    return digest.hexdigest()
 
 
 def cache_dir(config) -> Path:
@@ -66,11 +52,10 @@ def render(name, function) -> bytes:
 
 
 def on_files(files, config):
-    import gen_lib
     from gen_lib.figures import all_figures
+    from gen_lib.training_cache import library_digest
 
-    package_dir = Path(gen_lib.__file__).parent
-    digest = library_digest(package_dir)
+    digest = library_digest()
     store = cache_dir(config)
     store.mkdir(parents=True, exist_ok=True)
     rendered = 0

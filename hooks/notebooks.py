@@ -5,12 +5,16 @@
   (サイトはローカルの MathJax 3 で組版する)。
 - 日本語の見出しに付く空の id を、本文ページと同じ規則 (pymdownx.slugs) の id に直し、
   目次のリンクもそれに合わせる。
+- mkdocs-jupyter の実行結果キャッシュの鍵はノートブックの中身だけで gen_lib を見ないので、
+  キャッシュの置き場所を gen_lib の内容ハッシュごとに分ける (gen_lib が変われば必ず実行し直す)。
 """
 
 from __future__ import annotations
 
 import html as html_lib
 import re
+import shutil
+from pathlib import Path
 
 import jupytext
 import nbformat
@@ -24,6 +28,22 @@ _NBCONVERT_MATHJAX = re.compile(r"<!-- Load mathjax -->.*?<!-- End of mathjax co
 _CDN_MODULE = re.compile(r'<script type="module">(?:(?!</script>).)*?cdnjs(?:(?!</script>).)*?</script>', re.S)
 _HEADING = re.compile(r'<h([1-6]) id="[^"]*">(.*?)<a class="anchor-link" href="#[^"]*">¶</a></h\1>', re.S)
 _TAG = re.compile(r"<[^>]+>")
+
+
+def on_config(config):
+    plugin = config.plugins.get("mkdocs-jupyter")
+    if plugin is None or not plugin.config["cache"]:
+        return config
+    from gen_lib.training_cache import library_digest
+
+    root = Path(config["config_file_path"]).parent / ".cache" / "notebooks"
+    current = root / library_digest()[:20]
+    if root.is_dir():
+        for stale in root.iterdir():  # 古い gen_lib の実行結果は消す
+            if stale != current:
+                shutil.rmtree(stale, ignore_errors=True)
+    plugin.config["cache_dir"] = str(current)
+    return config
 
 
 def _is_notebook(file) -> bool:

@@ -39,8 +39,7 @@ def page_url(source: str) -> str:
 def run_build(project: Path, site_dir: Path, *, site_url: str, cache: Path) -> subprocess.CompletedProcess:
     """strict ビルド。図と学習済みモデルのキャッシュは ``cache`` 以下に置く。"""
     env = dict(os.environ, SITE_URL=site_url, GEN_LIB_FIGURE_CACHE=str(cache / "figures"),
-               GEN_LIB_MODEL_CACHE=str(cache / "models"), NO_MKDOCS_2_WARNING="1")
-    env.pop("NOTEBOOK_CACHE", None)
+               GEN_LIB_MODEL_CACHE=str(cache / "models"), NO_MKDOCS_2_WARNING="1", NOTEBOOK_CACHE="false")
     return subprocess.run([*MKDOCS, "build", "--strict", "--clean", "-d", str(site_dir)],
                           cwd=project, env=env, capture_output=True, text=True, timeout=600)
 

@@ -10,6 +10,7 @@ from matplotlib.figure import Figure
 from conftest import ROOT
 from gen_lib.figures import all_figures, figure
 from gen_lib.plotting import figure_to_svg, new_figure
+from gen_lib.training_cache import library_digest
 
 spec = importlib.util.spec_from_file_location("figures_hook", ROOT / "hooks" / "figures.py")
 figures_hook = importlib.util.module_from_spec(spec)
@@ -71,7 +72,7 @@ def test_library_digest_changes_with_any_source(tmp_path):
     (package / "sub").mkdir(parents=True)
     (package / "a.py").write_text("x = 1\n")
     (package / "sub" / "b.py").write_text("y = 2\n")
-    first = figures_hook.library_digest(package)
-    assert figures_hook.library_digest(package) == first
+    first = library_digest(package)
+    assert library_digest(package) == first
     (package / "sub" / "b.py").write_text("y = 3\n")
-    assert figures_hook.library_digest(package) != first
+    assert library_digest(package) != first

@@ -1,0 +1,28 @@
+"""ノートブックの実行結果キャッシュは gen_lib の内容ごとに分かれる (古い出力を出さない)。"""
+
+import importlib.util
+from pathlib import Path
+
+from mkdocs.config import load_config
+
+from conftest import ROOT
+from gen_lib.training_cache import library_digest
+
+spec = importlib.util.spec_from_file_location("notebooks_hook", ROOT / "hooks" / "notebooks.py")
+notebooks_hook = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(notebooks_hook)
+
+
+def test_cache_dir_follows_the_library_digest(monkeypatch):
+    monkeypatch.setenv("NOTEBOOK_CACHE", "true")
+    config = load_config(str(ROOT / "mkdocs.yml"))
+    notebooks_hook.on_config(config)
+    cache_dir = Path(config.plugins["mkdocs-jupyter"].config["cache_dir"])
+    assert cache_dir.parent == ROOT / ".cache" / "notebooks"
+    assert cache_dir.name == library_digest()[:20]
+
+
+def test_cache_can_be_switched_off(monkeypatch):
+    monkeypatch.setenv("NOTEBOOK_CACHE", "false")
+    config = load_config(str(ROOT / "mkdocs.yml"))
+    assert config.plugins["mkdocs-jupyter"].config["cache"] is False
