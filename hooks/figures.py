@@ -55,21 +55,23 @@ def on_files(files, config):
     from gen_lib.figures import all_figures
     from gen_lib.training_cache import library_digest
 
-    digest = library_digest()
+    digest = library_digest()[:20]
     store = cache_dir(config)
     store.mkdir(parents=True, exist_ok=True)
+    figures = all_figures()
     rendered = 0
-    for name, function in all_figures().items():
+    for name, function in figures.items():
         stem = name.removesuffix(".svg")
-        cached = store / f"{stem}-{digest[:20]}.svg"
+        cached = store / f"{stem}-{digest}.svg"
         if cached.exists():
             content = cached.read_bytes()
         else:
             content = render(name, function)
-            for stale in store.glob(f"{stem}-*.svg"):
+            # 同じ図の古い版 (名前 + 別の 20 桁のハッシュ) だけを消す
+            for stale in store.glob(f"{stem}-{'[0-9a-f]' * len(digest)}.svg"):
                 stale.unlink()
             cached.write_bytes(content)
             rendered += 1
         files.append(File.generated(config, f"{FIGURE_DIR}/{name}", content=content))
-    log.info("figures: %d rendered, %d from cache (%s)", rendered, len(all_figures()) - rendered, store)
+    log.info("figures: %d rendered, %d from cache (%s)", rendered, len(figures) - rendered, store)
     return files
