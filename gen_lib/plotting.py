@@ -54,6 +54,31 @@ def plane_points(axis: np.ndarray) -> np.ndarray:
     return np.stack(np.meshgrid(axis, axis), axis=-1).reshape(-1, 2)
 
 
+def draw_score_panel(ax, arrows_at: np.ndarray, arrows: np.ndarray, *, lim: float, fine: np.ndarray,
+                     log_p: np.ndarray, density_fractions, error: np.ndarray | None = None,
+                     cap: float = 4.0, title: str = "", xlabel: str = "$x_1$"):
+    """スコア場の 1 パネル: 誤差の地図 (log10、あれば)、密度の等高線、長さを cap で切った矢印。
+
+    log_p は ``plane_points(fine)`` 上の対数密度を (n, n) にしたもの。等高線は最大値の
+    density_fractions 倍の高さに引く。戻り値は誤差の画像 (カラーバー用、誤差がなければ None)。
+    """
+    extent = (-lim, lim, -lim, lim)
+    image = None
+    if error is not None:
+        image = ax.imshow(np.log10(np.maximum(error, 1e-3)), origin="lower", extent=extent, cmap="Oranges",
+                          vmin=-2, vmax=1.5, interpolation="none", alpha=0.6)
+    ax.contour(fine, fine, log_p, levels=np.log(np.sort(np.asarray(density_fractions))) + log_p.max(),
+               colors=DATA_COLOR, linewidths=1.0, linestyles="solid")
+    norm = np.linalg.norm(arrows, axis=1, keepdims=True)
+    capped = arrows * np.minimum(1.0, cap / np.maximum(norm, 1e-12))  # 向きは保ち、長さだけ切る
+    ax.quiver(arrows_at[:, 0], arrows_at[:, 1], capped[:, 0], capped[:, 1], angles="xy", scale_units="xy",
+              scale=cap / 0.4, width=0.004, color="0.15")
+    ax.set(xlim=(-lim, lim), ylim=(-lim, lim), aspect="equal", xlabel=xlabel, title=title)
+    ax.title.set_fontsize(9.5)
+    ax.grid(False)
+    return image
+
+
 def figure_to_svg(fig: Figure) -> bytes:
     """Figure を決定的な SVG バイト列にする。
 

@@ -21,7 +21,7 @@ from gen_lib.figures.ch2_score_matching import random_score_models
 from gen_lib.gaussian_mixture import GaussianMixture, ring_of_gaussians
 from gen_lib.mlp_training import make_mlp, single_thread
 from gen_lib.ncsn import perturbed_mixture
-from gen_lib.plotting import ACCENT_COLOR, DATA_COLOR, MODEL_COLOR, new_figure, plane_points
+from gen_lib.plotting import ACCENT_COLOR, DATA_COLOR, MODEL_COLOR, draw_score_panel, new_figure, plane_points
 from gen_lib.score_matching import evaluate_score
 from gen_lib.training_cache import load_or_train
 from gen_lib.validation import make_rng
@@ -212,18 +212,10 @@ def dsm_score_field(seed: int = 0) -> Figure:
         if err is None:
             ax.imshow(np.exp(log_p), origin="lower", extent=(-lim, lim, -lim, lim), cmap="Blues",
                       interpolation="none", alpha=0.5)
-        else:
-            image = ax.imshow(np.log10(np.maximum(err, 1e-3)), origin="lower", extent=(-lim, lim, -lim, lim),
-                              cmap="Oranges", vmin=-2, vmax=1.5, interpolation="none", alpha=0.6)
-        ax.contour(fine, fine, log_p, levels=[np.log(0.1) + log_p.max()], colors=DATA_COLOR, linewidths=1.0,
-                   linestyles="solid")
-        norm = np.linalg.norm(arrows, axis=1, keepdims=True)
-        capped = arrows * np.minimum(1.0, cap / np.maximum(norm, 1e-12))
-        ax.quiver(arrows_at[:, 0], arrows_at[:, 1], capped[:, 0], capped[:, 1], angles="xy", scale_units="xy",
-                  scale=cap / 0.4, width=0.004, color="0.15")
-        ax.set(xlim=(-lim, lim), ylim=(-lim, lim), aspect="equal", xlabel=r"$\tilde{x}_1$", title=title)
-        ax.title.set_fontsize(9.5)
-        ax.grid(False)
+        panel_image = draw_score_panel(ax, arrows_at, arrows, lim=lim, fine=fine, log_p=log_p,
+                                       density_fractions=(0.1,), error=err, cap=cap, title=title,
+                                       xlabel=r"$\tilde{x}_1$")
+        image = panel_image if panel_image is not None else image
     axes[0].set_ylabel(r"$\tilde{x}_2$")
     fig.colorbar(image, ax=axes[1], label=r"誤差 $\log_{10}\|s_\theta - \nabla \log p_\sigma\|$", shrink=0.85)
     fig.suptitle(rf"$\sigma = {SIGMA}$: 左の背景は $p_\sigma$、右の背景は誤差 (薄いほど正確)、青線は $p_\sigma$ が最大値の 10% の等高線、"

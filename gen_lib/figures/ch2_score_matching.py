@@ -19,7 +19,7 @@ from gen_lib.energy_model import make_grid
 from gen_lib.figures import figure
 from gen_lib.gaussian_mixture import GaussianMixture, asymmetric_mixture
 from gen_lib.mlp_training import make_mlp, single_thread
-from gen_lib.plotting import ACCENT_COLOR, DATA_COLOR, MODEL_COLOR, new_figure, plane_points
+from gen_lib.plotting import ACCENT_COLOR, DATA_COLOR, MODEL_COLOR, draw_score_panel, new_figure, plane_points
 from gen_lib.score_matching import (evaluate_score, explicit_score_matching_loss, implicit_score_matching_loss,
                                     jacobian_trace, sliced_score_matching_loss)
 from gen_lib.training_cache import load_or_train
@@ -198,12 +198,6 @@ def score_matching_cost(seed: int = 0) -> Figure:
     return fig
 
 
-def _capped(v: np.ndarray, cap: float) -> np.ndarray:
-    """矢印の長さを cap で切る (向きは保つ)。"""
-    norm = np.linalg.norm(v, axis=1, keepdims=True)
-    return v * np.minimum(1.0, cap / np.maximum(norm, 1e-12))
-
-
 @figure("ch2-sm-field.svg")
 def learned_score_field(seed: int = 0) -> Figure:
     r"""真のスコア場と、ISM・SSM で学習したスコア場。背景の色は誤差 $\|s_\theta - \nabla \log p\|$。"""
@@ -231,17 +225,9 @@ def learned_score_field(seed: int = 0) -> Figure:
     fig, axes = new_figure(1, 3, width=12.5, height=4.6)
     image = None
     for ax, (title, error, arrows, _) in zip(axes, panels):
-        if error is not None:
-            image = ax.imshow(np.log10(np.maximum(error, 1e-3)), origin="lower", extent=(-lim, lim, -lim, lim),
-                              cmap="Oranges", vmin=-2, vmax=1.5, interpolation="none", alpha=0.6)
-        ax.contour(fine, fine, log_p, levels=np.log(np.array([0.01, 0.05, 0.2])) + log_p.max(),
-                   colors=DATA_COLOR, linewidths=1.0, linestyles="solid")
-        capped = _capped(arrows, cap)
-        ax.quiver(arrows_at[:, 0], arrows_at[:, 1], capped[:, 0], capped[:, 1], angles="xy", scale_units="xy",
-                  scale=cap / 0.4, width=0.004, color="0.15")
-        ax.set(xlim=(-lim, lim), ylim=(-lim, lim), aspect="equal", title=title, xlabel="$x_1$")
-        ax.title.set_fontsize(9.5)
-        ax.grid(False)
+        panel_image = draw_score_panel(ax, arrows_at, arrows, lim=lim, fine=fine, log_p=log_p,
+                                       density_fractions=(0.01, 0.05, 0.2), error=error, cap=cap, title=title)
+        image = panel_image if panel_image is not None else image
     axes[0].set_ylabel("$x_2$")
     fig.colorbar(image, ax=axes[1:], label=r"誤差 $\log_{10}\|s_\theta(x) - \nabla_x \log p(x)\|$", shrink=0.85)
     fig.suptitle("青線は $p(x)$ の等高線 (最大値の 20%, 5%, 1%)、背景の色は誤差 (薄いほど正確)、矢印の長さは 4 で切っている", fontsize=10)
