@@ -1,8 +1,8 @@
 """MkDocs フック: gen_lib に登録された図をビルド時に描き、サイトのファイルとして渡す。
 
 - 数学はここに書かない。図は ``gen_lib.figures.all_figures()`` の関数が描く。
-- キャッシュの鍵は「gen_lib の全ソース + 主要ライブラリの版」(gen_lib.training_cache.library_digest) と図の名前。
-  コードが変われば必ず描き直すので、古い図が出ることはない。
+- キャッシュの鍵は図の名前と、図の関数のモジュールが推移的に import する gen_lib のソース + 主要ライブラリの版
+  (gen_lib.core.cache.source_digest)。依存するコードが変われば必ず描き直し、関係のない変更では描き直さない。
 - 図の関数が例外を出したら、その図の名前を挙げてビルドを失敗させる。
 - ``mkdocs serve`` 中に gen_lib を編集したら、再ビルドの前に gen_lib を読み込み直す。
 """
@@ -27,7 +27,7 @@ def on_config(config):
     project_dir = str(Path(config["config_file_path"]).parent)
     if sys.path[:1] != [project_dir]:
         sys.path.insert(0, project_dir)
-    # 学習済みモデルのキャッシュ (gen_lib.training_cache) もプロジェクトの .cache に置く。
+    # 学習済みモデルのキャッシュ (gen_lib.core.cache) もプロジェクトの .cache に置く。
     os.environ.setdefault("GEN_LIB_MODEL_CACHE", str(Path(project_dir) / ".cache" / "models"))
     # serve 中の再ビルドで gen_lib の編集を反映させる。
     for name in [m for m in sys.modules if m == "gen_lib" or m.startswith("gen_lib.")]:
@@ -42,7 +42,7 @@ def cache_dir(config) -> Path:
 
 def render(name, function) -> bytes:
     """図を 1 枚描いて SVG バイト列を返す。失敗したら図の名前を挙げて PluginError。"""
-    from gen_lib.plotting import figure_to_svg
+    from gen_lib.core.plotting import figure_to_svg
 
     where = f"{function.__module__}.{function.__qualname__}"
     try:
@@ -53,15 +53,15 @@ def render(name, function) -> bytes:
 
 def on_files(files, config):
     from gen_lib.figures import all_figures
-    from gen_lib.training_cache import library_digest
+    from gen_lib.core.cache import source_digest
 
-    digest = library_digest()[:20]
     store = cache_dir(config)
     store.mkdir(parents=True, exist_ok=True)
     figures = all_figures()
     rendered = 0
     for name, function in figures.items():
         stem = name.removesuffix(".svg")
+        digest = source_digest([function.__module__])[:20]
         cached = store / f"{stem}-{digest}.svg"
         if cached.exists():
             content = cached.read_bytes()

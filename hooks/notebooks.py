@@ -6,7 +6,8 @@
 - 日本語の見出しに付く空の id を、本文ページと同じ規則 (pymdownx.slugs) の id に直し、
   目次のリンクもそれに合わせる。
 - mkdocs-jupyter の実行結果キャッシュの鍵はノートブックの中身だけで gen_lib を見ないので、
-  キャッシュの置き場所を gen_lib の内容ハッシュごとに分ける (gen_lib が変われば必ず実行し直す)。
+  キャッシュの置き場所を「ノートブックが推移的に import する gen_lib のソース」の内容ハッシュごとに分ける
+  (それが変われば必ず実行し直し、関係のないモジュールの編集では実行し直さない)。
 """
 
 from __future__ import annotations
@@ -34,16 +35,24 @@ def on_config(config):
     plugin = config.plugins.get("mkdocs-jupyter")
     if plugin is None or not plugin.config["cache"]:
         return config
-    from gen_lib.training_cache import library_digest
-
     root = Path(config["config_file_path"]).parent / ".cache" / "notebooks"
-    current = root / library_digest()[:20]
+    current = root / notebook_digest(Path(config["docs_dir"]) / NOTEBOOK_DIR)[:20]
     if root.is_dir():
         for stale in root.iterdir():  # 古い gen_lib の実行結果は消す
             if stale != current:
                 shutil.rmtree(stale, ignore_errors=True)
     plugin.config["cache_dir"] = str(current)
     return config
+
+
+def notebook_digest(notebook_dir: Path) -> str:
+    """すべてのノートブックが import する gen_lib のモジュールの閉包から作る内容ハッシュ。"""
+    from gen_lib.core.cache import imported_by_source, source_digest
+
+    modules = set()
+    for path in sorted(notebook_dir.glob("*.py")):
+        modules.update(imported_by_source(path.read_text(encoding="utf-8")))
+    return source_digest(sorted(modules))
 
 
 def _is_notebook(file) -> bool:

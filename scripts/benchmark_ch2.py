@@ -46,12 +46,12 @@ def main() -> None:
 def run() -> None:
     import numpy as np
 
-    from gen_lib.annealed_langevin import annealed_langevin_sample
-    from gen_lib.langevin import langevin_failure_setting, separated_modes_mixture
-    from gen_lib.mode_weights import estimate_mode_weights, mode_weight_error
-    from gen_lib.ncsn_experiment import (N_STEPS_EACH, NCSN_SETTINGS, STEP_SIZE, compare_samplers, noise_levels,
+    from gen_lib.score_based.annealed_langevin import annealed_langevin_sample
+    from gen_lib.score_based.langevin import langevin_failure_setting, separated_modes_mixture
+    from gen_lib.metrics.mode_weights import estimate_mode_weights, mode_weight_error
+    from gen_lib.experiments.ch2_ncsn import (N_STEPS_EACH, NCSN_SETTINGS, STEP_SIZE, compare_samplers, noise_levels,
                                          score_errors, trained_ncsn)
-    from gen_lib.two_sample import energy_distance
+    from gen_lib.metrics.two_sample import energy_distance
 
     mixture = separated_modes_mixture()
     sigmas = noise_levels()

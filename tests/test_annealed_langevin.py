@@ -1,4 +1,4 @@
-"""gen_lib.annealed_langevin: 焼きなましランジュバン法 (Song & Ermon 2019, Algorithm 1) を数値で確かめる。"""
+"""gen_lib.score_based.annealed_langevin: 焼きなましランジュバン法 (Song & Ermon 2019, Algorithm 1) を数値で確かめる。"""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ import math
 import numpy as np
 import pytest
 
-from gen_lib.annealed_langevin import annealed_langevin_sample
-from gen_lib.langevin import langevin_failure_setting, langevin_sample
-from gen_lib.mode_weights import mode_weight_error
-from gen_lib.ncsn import exact_noise_conditional_score, geometric_noise_levels
-from gen_lib.ncsn_experiment import N_STEPS_EACH, STEP_SIZE, noise_levels
+from gen_lib.score_based.annealed_langevin import annealed_langevin_sample
+from gen_lib.score_based.langevin import langevin_failure_setting, langevin_sample
+from gen_lib.metrics.mode_weights import mode_weight_error
+from gen_lib.score_based.ncsn import exact_noise_conditional_score, geometric_noise_levels
+from gen_lib.experiments.ch2_ncsn import N_STEPS_EACH, STEP_SIZE, noise_levels
 
 
 def linear_score(mean: float, var: float):

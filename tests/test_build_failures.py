@@ -14,7 +14,7 @@ from conftest import ROOT, run_build
 
 BROKEN_FIGURE = '''
 from gen_lib.figures import figure
-from gen_lib.plotting import new_figure
+from gen_lib.core.plotting import new_figure
 
 
 @figure("aaa-broken.svg")
@@ -57,7 +57,7 @@ def test_missing_glyph_fails_the_build_naming_the_figure(project, site):
 def test_missing_snippet_section_fails_the_build(project, site):
     page = project / "docs" / "ch1" / "notation.md"
     page.write_text(page.read_text(encoding="utf-8")
-                    + '\n```python\n--8<-- "gen_lib/gaussian_mixture.py:no_such_section"\n```\n', encoding="utf-8")
+                    + '\n```python\n--8<-- "gen_lib/distributions/gaussian_mixture.py:no_such_section"\n```\n', encoding="utf-8")
     code, log = build(project, site)
     assert code != 0
     assert "no_such_section" in log

@@ -1,4 +1,4 @@
-"""gen_lib.denoising_score_matching: 「デノイジングスコアマッチング」のページの式を数値で確かめる。
+"""gen_lib.score_based.denoising_score_matching: 「デノイジングスコアマッチング」のページの式を数値で確かめる。
 
 - 損失は ½‖s_θ(x̃) + (x̃ − x)/σ²‖² の平均 (同じ乱数を再現して手で計算した値と一致)
 - Vincent (2011): DSM − ESM(p_σ) = C_σ = ½(d/σ² − E_{p_σ}‖∇log p_σ‖²) が θ によらない
@@ -15,12 +15,12 @@ import numpy as np
 import pytest
 import torch
 
-from gen_lib.denoising_score_matching import (denoising_score_matching_loss, mixture_posterior_mean,
+from gen_lib.score_based.denoising_score_matching import (denoising_score_matching_loss, mixture_posterior_mean,
                                               tweedie_denoise)
-from gen_lib.energy_model import make_grid
-from gen_lib.gaussian_mixture import GaussianMixture, asymmetric_mixture, ring_of_gaussians
-from gen_lib.mlp_training import make_mlp, single_thread
-from gen_lib.score_matching import explicit_score_matching_loss
+from gen_lib.core.grid import make_grid
+from gen_lib.distributions.gaussian_mixture import GaussianMixture, asymmetric_mixture, ring_of_gaussians
+from gen_lib.core.nn import make_mlp, single_thread
+from gen_lib.score_based.score_matching import explicit_score_matching_loss
 
 
 @pytest.fixture(autouse=True)
@@ -264,7 +264,7 @@ def test_bad_score_functions_are_rejected(score_fn, match):
 
 @pytest.mark.parametrize("generator", [-3, 0.5, None])
 def test_generator_must_be_a_seed_or_torch_generator(generator):
-    with pytest.raises(ValueError, match="seed must be a non-negative integer or torch.Generator"):
+    with pytest.raises(ValueError, match=r"seed must be an integer in \[0, 2\*\*64\) or a numpy.random.Generator"):
         denoising_score_matching_loss(IDENTITY, GOOD_X, 0.5, generator=generator)
 
 

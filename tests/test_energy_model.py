@@ -8,10 +8,8 @@ from functools import partial
 import numpy as np
 import pytest
 
-from gen_lib.energy_model import (Grid, PolynomialEnergy, double_well_energy, energy_on_grid,
-                                  gaussian_log_partition, gaussian_product, log_density_on_grid,
-                                  log_partition_on_grid, make_grid, normalize_on_grid, product_of_experts,
-                                  quadratic_energy)
+from gen_lib.generative.energy_model import PolynomialEnergy, double_well_energy, energy_on_grid, gaussian_log_partition, gaussian_product, log_density_on_grid, log_partition_on_grid, normalize_on_grid, product_of_experts, quadratic_energy
+from gen_lib.core.grid import Grid, make_grid
 
 MU_1D, SIGMA_1D = np.array([0.5]), 0.8
 LAM_1D = np.array([[1 / SIGMA_1D**2]])

@@ -9,8 +9,7 @@ from matplotlib.figure import Figure
 
 from conftest import ROOT
 from gen_lib.figures import all_figures, figure
-from gen_lib.plotting import figure_to_svg, new_figure
-from gen_lib.training_cache import library_digest
+from gen_lib.core.plotting import figure_to_svg, new_figure
 
 spec = importlib.util.spec_from_file_location("figures_hook", ROOT / "hooks" / "figures.py")
 figures_hook = importlib.util.module_from_spec(spec)
@@ -65,14 +64,3 @@ def test_render_names_the_failing_figure():
 
     with pytest.raises(PluginError, match=r"figure 'broken\.svg' .*broken.*RuntimeError: boom"):
         figures_hook.render("broken.svg", broken)
-
-
-def test_library_digest_changes_with_any_source(tmp_path):
-    package = tmp_path / "pkg"
-    (package / "sub").mkdir(parents=True)
-    (package / "a.py").write_text("x = 1\n")
-    (package / "sub" / "b.py").write_text("y = 2\n")
-    first = library_digest(package)
-    assert library_digest(package) == first
-    (package / "sub" / "b.py").write_text("y = 3\n")
-    assert library_digest(package) != first

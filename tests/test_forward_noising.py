@@ -1,4 +1,4 @@
-"""gen_lib.forward_noising: 「拡散モデルの概要」の前向き過程の式を数値で確かめる。"""
+"""gen_lib.diffusion.forward_noising: 「拡散モデルの概要」の前向き過程の式を数値で確かめる。"""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import math
 import numpy as np
 import pytest
 
-from gen_lib.forward_noising import (alpha_bar_at, alpha_bar_from_betas, cosine_alpha_bar,
+from gen_lib.diffusion.forward_noising import (alpha_bar_at, alpha_bar_from_betas, cosine_alpha_bar,
                                      cosine_beta_schedule, linear_beta_schedule, noise_data,
                                      noised_mixture, run_forward_chain)
-from gen_lib.gaussian_mixture import GaussianMixture, asymmetric_mixture, isotropic_mixture, ring_of_gaussians
+from gen_lib.distributions.gaussian_mixture import GaussianMixture, asymmetric_mixture, isotropic_mixture, ring_of_gaussians
 
 
 def assert_moments_close(x, mean, cov, n_se=5.0):

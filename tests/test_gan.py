@@ -1,4 +1,4 @@
-"""gen_lib.gan: 最適識別器、V(D*, G) = -log 4 + 2 JS、JS の範囲、損失の式、学習の決定性。"""
+"""gen_lib.generative.gan: 最適識別器、V(D*, G) = -log 4 + 2 JS、JS の範囲、損失の式、学習の決定性。"""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from gen_lib.gan import (Discriminator, Generator, discriminator_loss, generator_loss, jensen_shannon,
+from gen_lib.generative.gan import (Discriminator, Generator, discriminator_loss, generator_loss, jensen_shannon,
                          optimal_discriminator, optimal_value, sample, train_gan, value_function)
-from gen_lib.gaussian_mixture import ring_of_gaussians
+from gen_lib.distributions.gaussian_mixture import ring_of_gaussians
 
 GRID = np.linspace(-10.0, 10.0, 4001)
 DX = GRID[1] - GRID[0]

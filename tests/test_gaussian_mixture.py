@@ -1,4 +1,4 @@
-"""gen_lib.gaussian_mixture: 記号一覧の「おもちゃの 2 次元分布」で述べた性質を数値で確かめる。"""
+"""gen_lib.distributions.gaussian_mixture: 記号一覧の「おもちゃの 2 次元分布」で述べた性質を数値で確かめる。"""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from gen_lib.gaussian_mixture import (GaussianMixture, asymmetric_mixture, isotropic_mixture,
+from gen_lib.distributions.gaussian_mixture import (GaussianMixture, asymmetric_mixture, isotropic_mixture,
                                       ring_of_gaussians)
 
 MIXTURES = {"ring": ring_of_gaussians, "asymmetric": asymmetric_mixture}

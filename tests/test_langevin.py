@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gen_lib.gaussian_mixture import GaussianMixture
-from gen_lib.langevin import (LangevinSetting, langevin_failure_setting, langevin_sample,
+from gen_lib.distributions.gaussian_mixture import GaussianMixture
+from gen_lib.score_based.langevin import (LangevinSetting, langevin_failure_setting, langevin_sample,
                               separated_modes_mixture, ula_gaussian_stationary_covariance, uniform_box)
 
 

@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from gen_lib.energy_model import PolynomialEnergy, log_partition_on_grid, make_grid
+from gen_lib.generative.energy_model import PolynomialEnergy, log_partition_on_grid
+from gen_lib.core.grid import make_grid
 from gen_lib.figures.ch1_learning import curve_sampler
-from gen_lib.maximum_likelihood import three_mode_mixture, training_setup
-from gen_lib.maximum_likelihood import (average_log_likelihood, ebm_log_likelihood, fit_ebm,
+from gen_lib.generative.maximum_likelihood import three_mode_mixture, training_setup
+from gen_lib.generative.maximum_likelihood import (average_log_likelihood, ebm_log_likelihood, fit_ebm,
                                         log_likelihood_gradient, model_weights)
 
 

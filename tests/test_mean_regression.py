@@ -1,12 +1,12 @@
-"""gen_lib.mean_regression: 二乗誤差を最小にする決定的な予測は条件付き期待値 E[y|c] になること。"""
+"""gen_lib.generative.mean_regression: 二乗誤差を最小にする決定的な予測は条件付き期待値 E[y|c] になること。"""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from gen_lib.mean_regression import predict, train_mean_regressor
-from gen_lib.two_mode_conditional import TwoModeConditional, off_mode_fraction
+from gen_lib.generative.mean_regression import predict, train_mean_regressor
+from gen_lib.distributions.two_mode_conditional import TwoModeConditional, off_mode_fraction
 
 C_GRID = np.linspace(-0.95, 0.95, 39)
 

@@ -1,4 +1,4 @@
-"""gen_lib.mixture_density_network: 条件付き生成モデル q_θ(y|c) (Bishop 1994) の性質を数値で確かめる。"""
+"""gen_lib.generative.mixture_density_network: 条件付き生成モデル q_θ(y|c) (Bishop 1994) の性質を数値で確かめる。"""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from gen_lib.mixture_density_network import MixtureDensityNetwork, train_mdn
-from gen_lib.two_mode_conditional import TwoModeConditional, off_mode_fraction
+from gen_lib.generative.mixture_density_network import MixtureDensityNetwork, train_mdn
+from gen_lib.distributions.two_mode_conditional import TwoModeConditional, off_mode_fraction
 
 Y_GRID = np.linspace(-8.0, 8.0, 32001)
 C_VALUES = [-0.9, -0.3, 0.0, 0.5, 1.0]

@@ -1,4 +1,4 @@
-"""gen_lib.mode_coverage: モード被覆と 3σ 以内の「高品質」サンプルの割合。"""
+"""gen_lib.metrics.mode_coverage: モード被覆と 3σ 以内の「高品質」サンプルの割合。"""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from gen_lib.gaussian_mixture import isotropic_mixture, ring_of_gaussians
-from gen_lib.mode_coverage import mode_coverage
+from gen_lib.distributions.gaussian_mixture import isotropic_mixture, ring_of_gaussians
+from gen_lib.metrics.mode_coverage import mode_coverage
 
 
 def test_samples_from_the_mixture_cover_every_mode_and_match_chi_square():

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gen_lib.gaussian_mixture import asymmetric_mixture, isotropic_mixture, ring_of_gaussians
-from gen_lib.langevin import separated_modes_mixture
-from gen_lib.mode_weights import estimate_mode_weights, mode_weight_error
+from gen_lib.distributions.gaussian_mixture import asymmetric_mixture, isotropic_mixture, ring_of_gaussians
+from gen_lib.score_based.langevin import separated_modes_mixture
+from gen_lib.metrics.mode_weights import estimate_mode_weights, mode_weight_error
 
 
 def test_expected_responsibility_is_the_weight_by_quadrature():

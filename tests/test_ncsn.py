@@ -1,4 +1,4 @@
-"""gen_lib.ncsn と gen_lib.ncsn_experiment: ノイズの列、p_σ の厳密なスコア、NCSN の目的関数と学習。"""
+"""gen_lib.score_based.ncsn と gen_lib.experiments.ch2_ncsn: ノイズの列、p_σ の厳密なスコア、NCSN の目的関数と学習。"""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from gen_lib import ncsn_experiment
-from gen_lib.denoising_score_matching import denoising_score_matching_loss, mixture_posterior_mean
-from gen_lib.gaussian_mixture import asymmetric_mixture
-from gen_lib.langevin import langevin_sample, separated_modes_mixture
-from gen_lib.ncsn import (NoiseConditionalScoreNet, check_noise_levels, exact_noise_conditional_score,
+from gen_lib.experiments import ch2_ncsn as ncsn_experiment
+from gen_lib.score_based.denoising_score_matching import denoising_score_matching_loss, mixture_posterior_mean
+from gen_lib.distributions.gaussian_mixture import asymmetric_mixture
+from gen_lib.score_based.langevin import langevin_sample, separated_modes_mixture
+from gen_lib.score_based.ncsn import (NoiseConditionalScoreNet, check_noise_levels, exact_noise_conditional_score,
                           geometric_noise_levels, ncsn_loss, perturbed_mixture, train_ncsn)
 
 SIGMAS = geometric_noise_levels(3.0, 0.1, 4)
@@ -235,7 +235,7 @@ def test_train_bad_inputs(change, match):
         train_ncsn(kwargs.pop("data"), kwargs.pop("sigmas"), **kwargs)
 
 
-# ---- 実験 (gen_lib.ncsn_experiment) -------------------------------------------------------------
+# ---- 実験 (gen_lib.experiments.ch2_ncsn) -------------------------------------------------------------
 
 def test_trained_ncsn_is_cached(monkeypatch):
     """2 回目は学習しない (load_or_train)。設定を変えれば学習し直す。"""

@@ -1,4 +1,4 @@
-"""ノートブックの実行結果キャッシュは gen_lib の内容ごとに分かれる (古い出力を出さない)。"""
+"""ノートブックの実行結果キャッシュは、ノートブックが import する gen_lib の内容ごとに分かれる (古い出力を出さない)。"""
 
 import importlib.util
 from pathlib import Path
@@ -6,20 +6,19 @@ from pathlib import Path
 from mkdocs.config import load_config
 
 from conftest import ROOT
-from gen_lib.training_cache import library_digest
 
 spec = importlib.util.spec_from_file_location("notebooks_hook", ROOT / "hooks" / "notebooks.py")
 notebooks_hook = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(notebooks_hook)
 
 
-def test_cache_dir_follows_the_library_digest(monkeypatch):
+def test_cache_dir_follows_the_digest_of_what_notebooks_import(monkeypatch):
     monkeypatch.setenv("NOTEBOOK_CACHE", "true")
     config = load_config(str(ROOT / "mkdocs.yml"))
     notebooks_hook.on_config(config)
     cache_dir = Path(config.plugins["mkdocs-jupyter"].config["cache_dir"])
     assert cache_dir.parent == ROOT / ".cache" / "notebooks"
-    assert cache_dir.name == library_digest()[:20]
+    assert cache_dir.name == notebooks_hook.notebook_digest(ROOT / "docs" / "notebooks")[:20]
 
 
 def test_cache_can_be_switched_off(monkeypatch):

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from gen_lib.gaussian_mixture import (GaussianMixture, asymmetric_mixture, isotropic_mixture,
+from gen_lib.distributions.gaussian_mixture import (GaussianMixture, asymmetric_mixture, isotropic_mixture,
                                       ring_of_gaussians)
-from gen_lib.score import score_from_energy, score_from_log_density
+from gen_lib.score_based.score import score_from_energy, score_from_log_density
 
 
 def _random_full_covariance_mixture(dim: int, k: int, seed: int) -> GaussianMixture:
@@ -126,7 +126,7 @@ def test_bad_inputs(function):
 
 def test_score_near_separated_modes_does_not_see_the_weights():
     # 離れたモードの近くでは r_k(x) がほぼ 0 か 1 なので、重みを変えてもスコアは (float64 で) 変わらない
-    from gen_lib.langevin import separated_modes_mixture
+    from gen_lib.score_based.langevin import separated_modes_mixture
 
     mixture = separated_modes_mixture()  # 重み 0.2 / 0.8
     equal = isotropic_mixture(mixture.means, std=1.0, weights=[0.5, 0.5])

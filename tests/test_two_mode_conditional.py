@@ -1,4 +1,4 @@
-"""gen_lib.two_mode_conditional: 「生成モデルとはなにか」の二峰の条件付き分布 p(y|c) の性質を数値で確かめる。"""
+"""gen_lib.distributions.two_mode_conditional: 「生成モデルとはなにか」の二峰の条件付き分布 p(y|c) の性質を数値で確かめる。"""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from gen_lib.two_mode_conditional import TwoModeConditional, off_mode_fraction
+from gen_lib.distributions.two_mode_conditional import TwoModeConditional, off_mode_fraction
 
 C_VALUES = [-1.0, -0.5, 0.0, 0.3, 1.0]
 Y_GRID = np.linspace(-4.0, 4.0, 16001)

@@ -1,4 +1,4 @@
-"""gen_lib.two_sample: エネルギー距離と MMD² の性質を、閉じた式・モンテカルロと比べて確かめる。"""
+"""gen_lib.metrics.two_sample: エネルギー距離と MMD² の性質を、閉じた式・モンテカルロと比べて確かめる。"""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from statistics import NormalDist
 import numpy as np
 import pytest
 
-from gen_lib.two_sample import (energy_distance, gaussian_kernel, median_heuristic, mmd_squared,
+from gen_lib.metrics.two_sample import (energy_distance, gaussian_kernel, median_heuristic, mmd_squared,
                                 pairwise_distances)
 
 

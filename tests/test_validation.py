@@ -1,4 +1,4 @@
-"""gen_lib.validation: 各検査関数が良い入力を通し、悪い入力を名前つきの ValueError で止めること。"""
+"""gen_lib.core.validation: 各検査関数が良い入力を通し、悪い入力を名前つきの ValueError で止めること。"""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from gen_lib.validation import (as_array, as_points, as_tensor_points, check_count, check_positive,
+from gen_lib.core.validation import (as_array, as_points, as_tensor_points, check_count, check_positive,
                                 check_weights, make_generator, make_rng)
 
 
@@ -133,13 +133,21 @@ def test_make_generator_is_deterministic_and_passes_generators_through():
     assert make_generator(g) is g
 
 
-@pytest.mark.parametrize("seed", [-1, 1.5, "0", None, True, np.random.RandomState(0)])
+@pytest.mark.parametrize("seed", [-1, 1.5, "0", None, True, np.random.RandomState(0), 2**64])
 def test_make_rng_rejects(seed):
-    with pytest.raises(ValueError, match="seed must be a non-negative integer or numpy.random.Generator"):
+    with pytest.raises(ValueError, match=r"seed must be an integer in \[0, 2\*\*64\) or a numpy.random.Generator"):
         make_rng(seed)
 
 
-@pytest.mark.parametrize("seed", [-1, 1.5, "0", None, False, np.random.default_rng(0)])
+def test_seed_range_and_generators_derive_torch_streams():
+    """2^64 - 1 までの int と numpy の Generator を受け付ける。Generator からは torch のシードを引く。"""
+    assert make_generator(2**64 - 1).initial_seed() == 2**64 - 1
+    a = torch.randn(3, generator=make_generator(np.random.default_rng(5)))
+    assert torch.equal(a, torch.randn(3, generator=make_generator(np.random.default_rng(5))))
+    assert not torch.equal(a, torch.randn(3, generator=make_generator(np.random.default_rng(6))))
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, "0", None, False, np.random.RandomState(0), 2**64])
 def test_make_generator_rejects(seed):
-    with pytest.raises(ValueError, match="seed must be a non-negative integer or torch.Generator"):
+    with pytest.raises(ValueError, match=r"seed must be an integer in \[0, 2\*\*64\) or a numpy.random.Generator"):
         make_generator(seed)

@@ -26,7 +26,7 @@
 import matplotlib.pyplot as plt
 import numpy as np
 
-from gen_lib.gaussian_mixture import ring_of_gaussians
+from gen_lib.distributions.gaussian_mixture import ring_of_gaussians
 
 # %% [markdown]
 # ## データセットを配列として扱う
@@ -52,7 +52,7 @@ plt.show()
 # データは標準正規分布 $\mathcal{N}(0, I)$ に近づく。平均と分散で確かめる。
 
 # %%
-from gen_lib.forward_noising import alpha_bar_from_betas, linear_beta_schedule, noise_data
+from gen_lib.diffusion.forward_noising import alpha_bar_from_betas, linear_beta_schedule, noise_data
 
 alpha_bar = alpha_bar_from_betas(linear_beta_schedule(T=1000))
 for t in [1, 100, 300, 1000]:
@@ -67,7 +67,8 @@ for t in [1, 100, 300, 1000]:
 # 2 次元の格子で数値積分した値と比べ、格子を細かくすると誤差が急速に小さくなることを見る。
 
 # %%
-from gen_lib.energy_model import gaussian_log_partition, log_partition_on_grid, make_grid, quadratic_energy
+from gen_lib.generative.energy_model import gaussian_log_partition, log_partition_on_grid, quadratic_energy
+from gen_lib.core.grid import make_grid
 
 mean = np.array([0.3, -0.2])
 precision = np.array([[2.0, 0.6], [0.6, 1.0]])
@@ -85,7 +86,7 @@ print(f"閉じた形: log Z = {exact:.10f}")
 # 両辺を格子上で正規化して比べる。
 
 # %%
-from gen_lib.energy_model import double_well_energy, normalize_on_grid
+from gen_lib.generative.energy_model import double_well_energy, normalize_on_grid
 
 grid = make_grid([-4, -4], [4, 4], 81)
 f1 = double_well_energy(grid.points)
@@ -101,8 +102,8 @@ print("正規化した exp(-f1-f2) と q1 q2 の最大の差:", np.abs(lhs - rhs
 # のモデル側の期待値を格子上で厳密に計算して、多項式エネルギーのモデルを学習する。
 
 # %%
-from gen_lib.maximum_likelihood import three_mode_mixture, training_setup
-from gen_lib.maximum_likelihood import average_log_likelihood, fit_ebm
+from gen_lib.generative.maximum_likelihood import three_mode_mixture, training_setup
+from gen_lib.generative.maximum_likelihood import average_log_likelihood, fit_ebm
 
 data, grid, model = training_setup(seed=0)
 result = fit_ebm(model, data, grid, steps=2000)
@@ -117,9 +118,9 @@ print(f"真の密度の平均対数尤度: {average_log_likelihood(three_mode_mi
 # 混合密度ネットワーク $q_\theta(y \mid c)$ からサンプリングすれば両方の峰が再現される。
 
 # %%
-from gen_lib.mean_regression import predict, train_mean_regressor
-from gen_lib.mixture_density_network import train_mdn
-from gen_lib.two_mode_conditional import TwoModeConditional, off_mode_fraction
+from gen_lib.generative.mean_regression import predict, train_mean_regressor
+from gen_lib.generative.mixture_density_network import train_mdn
+from gen_lib.distributions.two_mode_conditional import TwoModeConditional, off_mode_fraction
 
 target = TwoModeConditional()
 c, y = target.sample_joint(2000, seed=0)
@@ -138,7 +139,7 @@ print("  真のサンプル   :", off_mode_fraction(target, target.sample(c_test
 # 価値関数は $V(D^*, G) = -\log 4 + 2\,\mathrm{JS}(p \,\|\, q_\theta)$ になる。1 次元の格子で確かめる。
 
 # %%
-from gen_lib.gan import jensen_shannon, optimal_discriminator, value_function
+from gen_lib.generative.gan import jensen_shannon, optimal_discriminator, value_function
 
 x = np.linspace(-8, 8, 4001)
 dx = x[1] - x[0]

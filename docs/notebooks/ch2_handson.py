@@ -31,16 +31,16 @@ import time
 import numpy as np
 import torch
 
-from gen_lib.denoising_score_matching import (denoising_score_matching_loss, mixture_posterior_mean,
+from gen_lib.score_based.denoising_score_matching import (denoising_score_matching_loss, mixture_posterior_mean,
                                               tweedie_denoise)
-from gen_lib.langevin import langevin_failure_setting, separated_modes_mixture
-from gen_lib.mode_weights import estimate_mode_weights, mode_weight_error
-from gen_lib.ncsn import perturbed_mixture
-from gen_lib.ncsn_experiment import (N_STEPS_EACH, STEP_SIZE, compare_samplers, noise_levels, score_errors,
+from gen_lib.score_based.langevin import langevin_failure_setting, separated_modes_mixture
+from gen_lib.metrics.mode_weights import estimate_mode_weights, mode_weight_error
+from gen_lib.score_based.ncsn import perturbed_mixture
+from gen_lib.experiments.ch2_ncsn import (N_STEPS_EACH, STEP_SIZE, compare_samplers, noise_levels, score_errors,
                                      trained_ncsn)
-from gen_lib.plotting import DATA_COLOR, MODEL_COLOR, new_figure
-from gen_lib.score import score_from_log_density
-from gen_lib.two_sample import energy_distance
+from gen_lib.core.plotting import DATA_COLOR, MODEL_COLOR, new_figure
+from gen_lib.score_based.score import score_from_log_density
+from gen_lib.metrics.two_sample import energy_distance
 
 np.set_printoptions(precision=4, suppress=True)
 start = time.perf_counter()

@@ -6,11 +6,10 @@ from functools import partial
 
 import numpy as np
 
-from gen_lib.energy_model import (double_well_energy, gaussian_log_partition, log_density_on_grid,
-                                  log_partition_on_grid, make_grid, normalize_on_grid, product_of_experts,
-                                  quadratic_energy)
+from gen_lib.generative.energy_model import double_well_energy, gaussian_log_partition, log_density_on_grid, log_partition_on_grid, normalize_on_grid, product_of_experts, quadratic_energy
+from gen_lib.core.grid import make_grid
 from gen_lib.figures import figure
-from gen_lib.plotting import ACCENT_COLOR, DATA_COLOR, MODEL_COLOR, new_figure
+from gen_lib.core.plotting import ACCENT_COLOR, DATA_COLOR, MODEL_COLOR, new_figure
 
 # 1 次元と 2 次元のガウス型エネルギー f(x) = ½ (x-μ)^T Λ (x-μ)
 MEAN_1D = np.array([0.5])

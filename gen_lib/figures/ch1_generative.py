@@ -6,11 +6,11 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from gen_lib.figures import figure
-from gen_lib.gaussian_mixture import GaussianMixture, ring_of_gaussians
-from gen_lib.mean_regression import predict, train_mean_regressor
-from gen_lib.mixture_density_network import train_mdn
-from gen_lib.plotting import ACCENT_COLOR, DATA_COLOR, MODEL_COLOR, new_figure
-from gen_lib.two_mode_conditional import TwoModeConditional, off_mode_fraction
+from gen_lib.distributions.gaussian_mixture import GaussianMixture, ring_of_gaussians
+from gen_lib.generative.mean_regression import predict, train_mean_regressor
+from gen_lib.generative.mixture_density_network import train_mdn
+from gen_lib.core.plotting import ACCENT_COLOR, DATA_COLOR, MODEL_COLOR, new_figure
+from gen_lib.distributions.two_mode_conditional import TwoModeConditional, off_mode_fraction
 
 
 # --8<-- [start:sample_unconditional]

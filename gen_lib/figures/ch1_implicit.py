@@ -8,12 +8,12 @@ import numpy as np
 import torch
 
 from gen_lib.figures import figure
-from gen_lib.gan import (generator_loss, jensen_shannon, optimal_discriminator, optimal_value, train_gan,
+from gen_lib.generative.gan import (generator_loss, jensen_shannon, optimal_discriminator, optimal_value, train_gan,
                          value_function)
-from gen_lib.gaussian_mixture import isotropic_mixture, ring_of_gaussians
-from gen_lib.mode_coverage import mode_coverage
-from gen_lib.two_sample import energy_distance
-from gen_lib.plotting import ACCENT_COLOR, DATA_COLOR, MODEL_COLOR, new_figure
+from gen_lib.distributions.gaussian_mixture import isotropic_mixture, ring_of_gaussians
+from gen_lib.metrics.mode_coverage import mode_coverage
+from gen_lib.metrics.two_sample import energy_distance
+from gen_lib.core.plotting import ACCENT_COLOR, DATA_COLOR, MODEL_COLOR, new_figure
 
 # 図 1 の学習設定 (ビルド時に学習する。2 コアの CPU で数秒)
 GAN_SETTINGS = dict(steps=1500, batch_size=128, latent_dim=2, hidden=64, lr=1e-3,

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from gen_lib.figures import figure
-from gen_lib.maximum_likelihood import three_mode_mixture
-from gen_lib.maximum_likelihood import average_log_likelihood
-from gen_lib.plotting import DATA_COLOR, MODEL_COLOR, new_figure
-from gen_lib.validation import make_rng
+from gen_lib.generative.maximum_likelihood import three_mode_mixture
+from gen_lib.generative.maximum_likelihood import average_log_likelihood
+from gen_lib.core.plotting import DATA_COLOR, MODEL_COLOR, new_figure
+from gen_lib.core.validation import make_rng
 
 
 def curve_sampler(n: int, seed=0) -> np.ndarray:

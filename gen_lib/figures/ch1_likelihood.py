@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from gen_lib.figures import figure
-from gen_lib.maximum_likelihood import (average_log_likelihood, fit_ebm, model_weights, three_mode_mixture,
+from gen_lib.generative.maximum_likelihood import (average_log_likelihood, fit_ebm, model_weights, three_mode_mixture,
                                         training_setup)
-from gen_lib.plotting import ACCENT_COLOR, DATA_COLOR, MODEL_COLOR, new_figure
+from gen_lib.core.plotting import ACCENT_COLOR, DATA_COLOR, MODEL_COLOR, new_figure
 
 @figure("ch1-likelihood-training.svg")
 def likelihood_training_figure(seed: int = 0):

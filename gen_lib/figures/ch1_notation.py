@@ -6,8 +6,9 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from gen_lib.figures import figure
-from gen_lib.gaussian_mixture import asymmetric_mixture, ring_of_gaussians
-from gen_lib.plotting import new_figure, plane_points
+from gen_lib.distributions.gaussian_mixture import asymmetric_mixture, ring_of_gaussians
+from gen_lib.core.plotting import new_figure
+from gen_lib.core.grid import plane_points
 
 
 def grid_log_prob(mixture, lim: float, n: int = 301):

@@ -6,11 +6,12 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from gen_lib.figures import figure
-from gen_lib.forward_noising import (alpha_bar_at, alpha_bar_from_betas, cosine_beta_schedule,
+from gen_lib.diffusion.forward_noising import (alpha_bar_at, alpha_bar_from_betas, cosine_beta_schedule,
                                      linear_beta_schedule, noise_data, noised_mixture,
                                      run_forward_chain)
-from gen_lib.gaussian_mixture import isotropic_mixture, ring_of_gaussians
-from gen_lib.plotting import ACCENT_COLOR, DATA_COLOR, MODEL_COLOR, new_figure, plane_points
+from gen_lib.distributions.gaussian_mixture import isotropic_mixture, ring_of_gaussians
+from gen_lib.core.plotting import ACCENT_COLOR, DATA_COLOR, MODEL_COLOR, new_figure
+from gen_lib.core.grid import plane_points
 
 SHOWN_TIMES = (0, 50, 100, 200, 400, 1000)
 

@@ -6,25 +6,23 @@ r"""第 2 章「デノイジングスコアマッチング」の図: DSM と ESM
 
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from gen_lib import denoising_score_matching, gaussian_mixture, mlp_training, ncsn, score_matching
-from gen_lib.denoising_score_matching import (denoising_score_matching_loss, mixture_posterior_mean,
+from gen_lib.score_based.denoising_score_matching import (denoising_score_matching_loss, mixture_posterior_mean,
                                               tweedie_denoise)
-from gen_lib.energy_model import make_grid
+from gen_lib.core.grid import make_grid
 from gen_lib.figures import figure
 from gen_lib.figures.ch2_score_matching import random_score_models
-from gen_lib.gaussian_mixture import GaussianMixture, ring_of_gaussians
-from gen_lib.mlp_training import make_mlp, single_thread
-from gen_lib.ncsn import perturbed_mixture
-from gen_lib.plotting import ACCENT_COLOR, DATA_COLOR, MODEL_COLOR, draw_score_panel, new_figure, plane_points
-from gen_lib.score_matching import evaluate_score
-from gen_lib.training_cache import load_or_train
-from gen_lib.validation import make_rng
+from gen_lib.distributions.gaussian_mixture import GaussianMixture, ring_of_gaussians
+from gen_lib.core.nn import make_mlp, single_thread
+from gen_lib.score_based.ncsn import perturbed_mixture
+from gen_lib.core.plotting import ACCENT_COLOR, DATA_COLOR, MODEL_COLOR, draw_score_panel, new_figure
+from gen_lib.core.grid import plane_points
+from gen_lib.score_based.score_matching import evaluate_score
+from gen_lib.core.cache import cached
+from gen_lib.core.validation import make_rng
 
 SIGMA = 0.5
 DSM_SETTINGS = {"sigma": SIGMA, "n_data": 2000, "hidden": 32, "steps": 1000, "batch": 512, "lr": 5e-3,
@@ -95,9 +93,7 @@ def train_dsm_model(seed: int = 0, settings: dict = DSM_SETTINGS) -> dict:
                 optimizer.step()
         return {"state_dict": model.state_dict(), "steps": steps, "dsm": dsm_hist, "esm": esm_hist}
 
-    result = load_or_train("ch2-dsm", {**settings, "seed": seed}, train,
-                           modules=[denoising_score_matching, score_matching, mlp_training, gaussian_mixture, ncsn,
-                                    sys.modules[__name__]])
+    result = cached("ch2-dsm", {**settings, "seed": seed}, train, depends_on=__name__)
     model = make_mlp(2, 2, hidden=settings["hidden"], seed=seed)
     model.load_state_dict(result["state_dict"])
     return {**result, "model": model}

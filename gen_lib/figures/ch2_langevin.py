@@ -10,12 +10,13 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from gen_lib.figures import figure
-from gen_lib.gaussian_mixture import ring_of_gaussians
-from gen_lib.langevin import langevin_failure_setting, langevin_sample
-from gen_lib.mode_weights import estimate_mode_weights
-from gen_lib.plotting import ACCENT_COLOR, DATA_COLOR, MODEL_COLOR, new_figure, plane_points
-from gen_lib.two_sample import energy_distance, mmd_squared
-from gen_lib.validation import make_rng
+from gen_lib.distributions.gaussian_mixture import ring_of_gaussians
+from gen_lib.score_based.langevin import langevin_failure_setting, langevin_sample
+from gen_lib.metrics.mode_weights import estimate_mode_weights
+from gen_lib.core.plotting import ACCENT_COLOR, DATA_COLOR, MODEL_COLOR, new_figure
+from gen_lib.core.grid import plane_points
+from gen_lib.metrics.two_sample import energy_distance, mmd_squared
+from gen_lib.core.validation import make_rng
 
 SNAPSHOT_STEPS = (0, 10, 30, 100, 300)
 CONVERGENCE_STEP_SIZES = (0.002, 0.01, 0.05)

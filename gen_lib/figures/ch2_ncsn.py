@@ -1,6 +1,6 @@
 """第 2 章「ノイズ条件付きスコアモデルと焼きなましランジュバン法」の図。
 
-学習済みの NCSN は ``gen_lib.ncsn_experiment.trained_ncsn`` (キャッシュ付き) から得るので、
+学習済みの NCSN は ``gen_lib.experiments.ch2_ncsn.trained_ncsn`` (キャッシュ付き) から得るので、
 ビルド 1 回につき学習は 1 回で済む。4 つのサンプラーの結果は図どうしで共有する (lru_cache)。
 """
 
@@ -13,14 +13,15 @@ from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from gen_lib.annealed_langevin import annealed_langevin_sample
+from gen_lib.score_based.annealed_langevin import annealed_langevin_sample
 from gen_lib.figures import figure
-from gen_lib.langevin import langevin_failure_setting, separated_modes_mixture
-from gen_lib.mode_weights import estimate_mode_weights
-from gen_lib.ncsn import exact_noise_conditional_score, perturbed_mixture
-from gen_lib.ncsn_experiment import (N_STEPS_EACH, NCSN_SETTINGS, STEP_SIZE, compare_samplers, noise_levels,
+from gen_lib.score_based.langevin import langevin_failure_setting, separated_modes_mixture
+from gen_lib.metrics.mode_weights import estimate_mode_weights
+from gen_lib.score_based.ncsn import exact_noise_conditional_score, perturbed_mixture
+from gen_lib.experiments.ch2_ncsn import (N_STEPS_EACH, NCSN_SETTINGS, STEP_SIZE, compare_samplers, noise_levels,
                                      score_errors, trained_ncsn)
-from gen_lib.plotting import ACCENT_COLOR, DATA_COLOR, MODEL_COLOR, new_figure, plane_points
+from gen_lib.core.plotting import ACCENT_COLOR, DATA_COLOR, MODEL_COLOR, new_figure
+from gen_lib.core.grid import plane_points
 
 SHOWN_LEVELS = (0, 3, 6, 9)  # σ_1, σ_4, σ_7, σ_10
 LIM = 10.0

@@ -9,9 +9,10 @@ from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
 from gen_lib.figures import figure
-from gen_lib.gaussian_mixture import asymmetric_mixture, isotropic_mixture, ring_of_gaussians
-from gen_lib.plotting import ACCENT_COLOR, DATA_COLOR, MODEL_COLOR, new_figure, plane_points
-from gen_lib.score import score_from_energy
+from gen_lib.distributions.gaussian_mixture import asymmetric_mixture, isotropic_mixture, ring_of_gaussians
+from gen_lib.core.plotting import ACCENT_COLOR, DATA_COLOR, MODEL_COLOR, new_figure
+from gen_lib.core.grid import plane_points
+from gen_lib.score_based.score import score_from_energy
 
 
 def one_dimensional_mixture():

@@ -14,16 +14,16 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from gen_lib import gaussian_mixture, mlp_training, score_matching
-from gen_lib.energy_model import make_grid
+from gen_lib.core.grid import make_grid
 from gen_lib.figures import figure
-from gen_lib.gaussian_mixture import GaussianMixture, asymmetric_mixture
-from gen_lib.mlp_training import make_mlp, single_thread
-from gen_lib.plotting import ACCENT_COLOR, DATA_COLOR, MODEL_COLOR, draw_score_panel, new_figure, plane_points
-from gen_lib.score_matching import (evaluate_score, explicit_score_matching_loss, implicit_score_matching_loss,
+from gen_lib.distributions.gaussian_mixture import GaussianMixture, asymmetric_mixture
+from gen_lib.core.nn import make_mlp, single_thread
+from gen_lib.core.plotting import ACCENT_COLOR, DATA_COLOR, MODEL_COLOR, draw_score_panel, new_figure
+from gen_lib.core.grid import plane_points
+from gen_lib.score_based.score_matching import (evaluate_score, explicit_score_matching_loss, implicit_score_matching_loss,
                                     jacobian_trace, sliced_score_matching_loss)
-from gen_lib.training_cache import load_or_train
-from gen_lib.validation import make_rng
+from gen_lib.core.cache import cached
+from gen_lib.core.validation import make_rng
 
 TRAIN_SETTINGS = {"hidden": 32, "steps": 1000, "batch": 256, "lr": 5e-3, "eval_every": 50, "grid": 81,
                   "box": 4.5}
@@ -82,8 +82,7 @@ def train_score_model(method: str, seed: int = 0, settings: dict = TRAIN_SETTING
                 optimizer.step()
         return {"state_dict": model.state_dict(), "steps": steps, "esm": esm, "ism": ism}
 
-    result = load_or_train(f"ch2-sm-{method}", {**settings, "seed": seed}, train,
-                           modules=[score_matching, mlp_training, gaussian_mixture, sys.modules[__name__]])
+    result = cached(f"ch2-sm-{method}", {**settings, "seed": seed}, train, depends_on=__name__)
     model = make_mlp(2, 2, hidden=settings["hidden"], seed=seed)
     model.load_state_dict(result["state_dict"])
     return {**result, "model": model}
@@ -173,8 +172,7 @@ def measure_loss_times(settings: dict = TIMING_SETTINGS) -> dict:
                     result[name].append(min(times[1:]))
         return result
 
-    return load_or_train("ch2-sm-timing", settings, measure,
-                         modules=[score_matching, mlp_training, sys.modules[__name__]])
+    return cached("ch2-sm-timing", settings, measure, depends_on=__name__)
 
 
 @figure("ch2-sm-cost.svg")

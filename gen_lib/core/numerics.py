@@ -1,0 +1,21 @@
+"""数値計算の小さな道具: 桁あふれしない logsumexp。"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def logsumexp(a, axis=None, keepdims: bool = False):
+    r"""$\log \sum_j e^{a_j}$ を、最大値 $m = \max_j a_j$ を引いてから計算する: $m + \log \sum_j e^{a_j - m}$。
+
+    ``axis=None`` なら全要素の和で float を、そうでなければその軸で和を取った配列を返す。
+    すべて $-\infty$ の並びには $-\infty$ を返す (重み 0 の和)。
+    """
+    a = np.asarray(a, dtype=np.float64)
+    m = np.max(a, axis=axis, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0.0)  # すべて -inf なら 0 を引く (結果は -inf)
+    with np.errstate(divide="ignore"):
+        out = np.log(np.sum(np.exp(a - m), axis=axis, keepdims=True)) + m
+    if not keepdims:
+        out = np.squeeze(out, axis=axis) if axis is not None else out.reshape(())
+    return float(out) if axis is None and not keepdims else out

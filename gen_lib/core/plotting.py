@@ -1,0 +1,88 @@
+"""図の共通スタイルと、ビルドごとに同一バイトになる SVG 出力。
+
+図を描く関数は ``new_figure`` で Figure を作り、``figure_to_svg`` でバイト列にする。
+pyplot は使わない (グローバル状態を持たないため、ビルド中に何度呼んでも同じ結果になる)。
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+import matplotlib
+import numpy as np
+import matplotlib_fontja  # noqa: F401  (日本語フォント IPAexGothic を登録する)
+from matplotlib.figure import Figure
+
+# 日本語フォントを既定にする。スタイルを後からリセットするとこの設定が消えるので、
+# rcParams.update はここ 1 か所だけで行う。
+matplotlib.rcParams.update(
+    {
+        "font.family": "IPAexGothic",
+        "axes.unicode_minus": False,
+        "svg.hashsalt": "gen_lib",  # SVG 内の id をビルドごとに固定する
+        "svg.fonttype": "path",  # 文字をパスで描く (閲覧側にフォント不要)
+        "axes.grid": True,
+        "grid.alpha": 0.3,
+        "axes.spines.top": False,
+        "axes.spines.right": False,
+        "figure.dpi": 100,
+    }
+)
+
+DATA_COLOR = "#1f77b4"
+MODEL_COLOR = "#d62728"
+ACCENT_COLOR = "#2ca02c"
+
+
+def new_figure(nrows: int = 1, ncols: int = 1, *, width: float = 6.4, height: float = 4.0,
+               **subplot_kw) -> tuple[Figure, object]:
+    """``nrows × ncols`` の Axes を持つ Figure を作る (pyplot を使わない)。"""
+    if nrows < 1 or ncols < 1:
+        raise ValueError(f"nrows and ncols must be >= 1, got nrows={nrows}, ncols={ncols}")
+    fig = Figure(figsize=(width, height), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=True, subplot_kw=subplot_kw or None)
+    return fig, axes
+
+
+def draw_score_panel(ax, arrows_at: np.ndarray, arrows: np.ndarray, *, lim: float, fine: np.ndarray,
+                     log_p: np.ndarray, density_fractions, error: np.ndarray | None = None,
+                     cap: float = 4.0, title: str = "", xlabel: str = "$x_1$"):
+    """スコア場の 1 パネル: 誤差の地図 (log10、あれば)、密度の等高線、長さを cap で切った矢印。
+
+    log_p は ``plane_points(fine)`` 上の対数密度を (n, n) にしたもの。等高線は最大値の
+    density_fractions 倍の高さに引く。戻り値は誤差の画像 (カラーバー用、誤差がなければ None)。
+    """
+    extent = (-lim, lim, -lim, lim)
+    image = None
+    if error is not None:
+        image = ax.imshow(np.log10(np.maximum(error, 1e-3)), origin="lower", extent=extent, cmap="Oranges",
+                          vmin=-2, vmax=1.5, interpolation="none", alpha=0.6)
+    ax.contour(fine, fine, log_p, levels=np.log(np.sort(np.asarray(density_fractions))) + log_p.max(),
+               colors=DATA_COLOR, linewidths=1.0, linestyles="solid")
+    norm = np.linalg.norm(arrows, axis=1, keepdims=True)
+    capped = arrows * np.minimum(1.0, cap / np.maximum(norm, 1e-12))  # 向きは保ち、長さだけ切る
+    ax.quiver(arrows_at[:, 0], arrows_at[:, 1], capped[:, 0], capped[:, 1], angles="xy", scale_units="xy",
+              scale=cap / 0.4, width=0.004, color="0.15")
+    ax.set(xlim=(-lim, lim), ylim=(-lim, lim), aspect="equal", xlabel=xlabel, title=title)
+    ax.title.set_fontsize(9.5)
+    ax.grid(False)
+    return image
+
+
+def figure_to_svg(fig: Figure) -> bytes:
+    """Figure を決定的な SVG バイト列にする。
+
+    日付のメタデータを入れず、``svg.hashsalt`` で id を固定するので、同じ図は同じバイト列になる。
+    日本語の字形がフォントにない (豆腐になる) ときは ``ValueError`` を送出する。
+    """
+    if not isinstance(fig, Figure):
+        raise ValueError(f"expected a matplotlib Figure, got {type(fig).__name__}")
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=r"Glyph .* missing from font")
+        try:
+            fig.savefig(buffer, format="svg", metadata={"Date": None})
+        except UserWarning as warning:
+            raise ValueError(f"figure uses a character the font cannot draw: {warning}") from None
+    return buffer.getvalue()

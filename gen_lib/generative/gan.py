@@ -1,0 +1,263 @@
+r"""敵対的生成ネットワーク (GAN, Goodfellow et al. 2014): 暗黙的生成モデルの代表例。
+
+生成器 $G_\theta$ は潜在変数 $z \sim p(z) = \mathcal{N}(0, I)$ をデータ空間へ写すサンプラーで、
+その出力の密度 $q_\theta(x)$ は評価できない。識別器 $D(x) = \sigma(a(x))$ ($a$ はロジット) と
+
+$$
+V(D, G) = \mathbb{E}_{x \sim p}[\log D(x)] + \mathbb{E}_{z \sim p(z)}[\log(1 - D(G_\theta(z)))]
+$$
+
+をめぐるミニマックスゲーム $\min_G \max_D V(D, G)$ を解く。
+
+前半は 2 次元データで小さな GAN を学習するコード、後半は 1 次元の格子上の密度で
+最適識別器 $D^* = p / (p + q_\theta)$ と $V(D^*, G) = -\log 4 + 2\,\mathrm{JS}(p \| q_\theta)$ を
+数値で確かめるための関数である。
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from gen_lib.core.nn import single_thread
+from gen_lib.metrics.two_sample import energy_distance
+from gen_lib.core.validation import (as_array, as_points, as_tensor_points, check_count, check_positive,
+                                make_generator)
+
+
+# --8<-- [start:networks]
+def _mlp(n_in: int, n_hidden: int, n_out: int) -> nn.Sequential:
+    return nn.Sequential(nn.Linear(n_in, n_hidden), nn.ReLU(),
+                         nn.Linear(n_hidden, n_hidden), nn.ReLU(),
+                         nn.Linear(n_hidden, n_out))
+
+
+class Generator(nn.Module):
+    r"""生成器 $x = G_\theta(z)$, $z \in \mathbb{R}^{k}$ → $x \in \mathbb{R}^d$ (2 層の MLP)。"""
+
+    def __init__(self, latent_dim: int = 2, data_dim: int = 2, hidden: int = 64):
+        super().__init__()
+        self.latent_dim = check_count(latent_dim, name="latent_dim")
+        self.data_dim = check_count(data_dim, name="data_dim")
+        self.net = _mlp(self.latent_dim, check_count(hidden, name="hidden"), self.data_dim)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z)
+
+
+class Discriminator(nn.Module):
+    r"""識別器のロジット $a(x)$。$D(x) = \sigma(a(x))$ は「x が本物のデータである確率」。"""
+
+    def __init__(self, data_dim: int = 2, hidden: int = 64):
+        super().__init__()
+        self.data_dim = check_count(data_dim, name="data_dim")
+        self.net = _mlp(self.data_dim, check_count(hidden, name="hidden"), 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)[:, 0]
+# --8<-- [end:networks]
+
+
+# --8<-- [start:losses]
+def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    r"""識別器の損失 $-V$ のミニバッチ推定。$-\log\sigma(a(x)) - \log(1 - \sigma(a(G(z))))$ の平均。
+
+    ロジットのまま BCE を使うと $\log\sigma(a) = -\mathrm{softplus}(-a)$ が安定に計算される。
+    """
+    real = F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
+    fake = F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
+    return real + fake
+
+
+def generator_loss(fake_logits: torch.Tensor, *, saturating: bool = False) -> torch.Tensor:
+    r"""生成器の損失。
+
+    - 非飽和 (既定): $-\log D(G(z)) = \mathrm{softplus}(-a)$。$D \to 0$ でも勾配が残る。
+    - 飽和 (ミニマックスそのもの): $\log(1 - D(G(z))) = -\mathrm{softplus}(a)$。
+      $a \to -\infty$ (識別器に見破られている) で勾配 $-\sigma(a)$ が 0 に消える。
+    """
+    if saturating:
+        return -F.softplus(fake_logits).mean()
+    return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
+# --8<-- [end:losses]
+
+
+@dataclass
+class GANHistory:
+    """学習の記録。損失は各ステップ、距離とサンプルはチェックポイントごと (ステップ 0 = 学習前を含む)。"""
+
+    discriminator_loss: np.ndarray  # (steps,)
+    generator_loss: np.ndarray  # (steps,)
+    checkpoints: list[int] = field(default_factory=list)  # 記録したステップ
+    distances: list[float] = field(default_factory=list)  # データとのエネルギー距離
+    samples: list[np.ndarray] = field(default_factory=list)  # 固定した z から作ったサンプル (n_eval, d)
+
+
+# --8<-- [start:train]
+def train_gan(data, *, steps: int = 2000, batch_size: int = 128, latent_dim: int = 2,
+              hidden: int = 64, lr: float = 1e-3, checkpoint_every: int = 500,
+              n_eval: int = 1000, seed=0) -> tuple[Generator, GANHistory]:
+    r"""データセット data (N, d) で GAN を学習する。識別器と生成器を 1 ステップずつ交互に更新する。
+
+    識別器: $\max_D V$ (損失 $-V$)。生成器: 非飽和損失 $-\mathbb{E}_z \log D(G_\theta(z))$ を最小化。
+    初期値・ミニバッチ・潜在変数はすべて seed から決まる (同じ seed なら同じ結果)。
+    """
+    x_data = torch.as_tensor(as_points(data, name="data"), dtype=torch.float32)
+    steps = check_count(steps, name="steps")
+    batch_size = check_count(batch_size, name="batch_size")
+    lr = check_positive(lr, name="lr")
+    checkpoint_every = check_count(checkpoint_every, name="checkpoint_every")
+    n_eval = check_count(n_eval, name="n_eval", minimum=2)
+    rng = make_generator(seed)
+    n, d = x_data.shape
+
+    # 重みの初期化にも同じ乱数系列から取ったシードを使う (大域の乱数状態は汚さない)
+    init_seed = int(torch.randint(0, 2**31 - 1, (1,), generator=rng))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(init_seed)
+        gen = Generator(latent_dim, d, hidden)
+        disc = Discriminator(d, hidden)
+    opt_g = torch.optim.Adam(gen.parameters(), lr=lr, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(disc.parameters(), lr=lr, betas=(0.5, 0.999))
+
+    # 評価用: 固定した潜在変数と、データの部分集合
+    z_eval = torch.randn(n_eval, latent_dim, generator=rng)
+    reference = x_data[torch.randperm(n, generator=rng)[:n_eval]].double().numpy()
+    history = GANHistory(np.zeros(steps), np.zeros(steps))
+
+    def checkpoint(step: int) -> None:
+        with torch.no_grad():
+            fake = gen(z_eval).double().numpy()
+        history.checkpoints.append(step)
+        history.distances.append(energy_distance(fake, reference))
+        history.samples.append(fake)
+
+    checkpoint(0)
+    with single_thread():  # 小さな MLP ではスレッドを増やしても速くならない (抜けると元に戻す)
+        for step in range(steps):
+            # 識別器の更新: 本物 x ~ D (ミニバッチ) と偽物 G(z) を見分ける
+            x_real = x_data[torch.randint(0, n, (batch_size,), generator=rng)]
+            z = torch.randn(batch_size, latent_dim, generator=rng)
+            x_fake = gen(z).detach()
+            loss_d = discriminator_loss(disc(x_real), disc(x_fake))
+            opt_d.zero_grad()
+            loss_d.backward()
+            opt_d.step()
+            # 生成器の更新: 識別器に「本物」と判定させたい (非飽和損失)
+            z = torch.randn(batch_size, latent_dim, generator=rng)
+            loss_g = generator_loss(disc(gen(z)))
+            opt_g.zero_grad()
+            loss_g.backward()
+            opt_g.step()
+            history.discriminator_loss[step] = loss_d.item()
+            history.generator_loss[step] = loss_g.item()
+            if (step + 1) % checkpoint_every == 0 or step + 1 == steps:
+                checkpoint(step + 1)
+    gen.eval()
+    return gen, history
+# --8<-- [end:train]
+
+
+# --8<-- [start:sample]
+def sample(generator: Generator, n: int, seed=0) -> np.ndarray:
+    r"""$z \sim \mathcal{N}(0, I)$ を n 個引いて $x = G_\theta(z)$ を返す (1 回の順伝播)。形 (n, d)。"""
+    if not isinstance(generator, Generator):
+        raise ValueError(f"generator must be a gen_lib.generative.gan.Generator, got {type(generator).__name__}")
+    n = check_count(n, name="n")
+    z = torch.randn(n, generator.latent_dim, generator=make_generator(seed))
+    with torch.no_grad():
+        x = generator(z)
+    return as_tensor_points(x.double(), name="generated samples").numpy()
+# --8<-- [end:sample]
+
+
+# ---- 1 次元の格子上での理論: 最適識別器と Jensen–Shannon ダイバージェンス ----
+
+def _grid_density(values, *, name: str, dx: float, size: int | None = None) -> np.ndarray:
+    r"""格子上の密度の値 (1 次元配列): 有限・非負・$\sum_i p_i\,\Delta x \approx 1$ を確かめる。"""
+    p = as_array(values, name=name, ndim=1)
+    if p.size < 2:
+        raise ValueError(f"{name} must hold at least 2 grid values, got {p.size}")
+    if size is not None and p.size != size:
+        raise ValueError(f"{name} must have the same length as p_x ({size}), got {p.size}")
+    if np.any(p < 0):
+        raise ValueError(f"{name} must be a non-negative density, got minimum {p.min()}")
+    mass = p.sum() * dx
+    if not math.isclose(mass, 1.0, abs_tol=1e-3):
+        raise ValueError(f"{name} must integrate to 1 on the grid (sum * dx), got {mass:.6g}; "
+                         f"normalise it or widen the grid")
+    return p
+
+
+# --8<-- [start:optimal_discriminator]
+def optimal_discriminator(p_x, q_x) -> np.ndarray:
+    r"""最適識別器 $D^*(x) = p(x) / (p(x) + q_\theta(x))$ (生成器 G を固定したときの $\arg\max_D V$)。
+
+    p_x, q_x は同じ点での 2 つの密度の値 (同じ形の配列)。$p + q = 0$ の点では定義されない。
+    """
+    p = as_array(p_x, name="p_x")
+    q = as_array(q_x, name="q_x")
+    if p.shape != q.shape:
+        raise ValueError(f"p_x and q_x must have the same shape, got {p.shape} and {q.shape}")
+    if np.any(p < 0) or np.any(q < 0):
+        raise ValueError(f"densities must be non-negative, got min p_x={p.min()}, min q_x={q.min()}")
+    if np.any(p + q == 0):
+        raise ValueError("D* = p / (p + q) is undefined where p_x + q_x == 0; "
+                         "restrict the grid to where either density is positive")
+    return p / (p + q)
+
+
+def value_function(p_x, q_x, d_x, dx: float) -> float:
+    r"""格子 (間隔 dx) 上の $V(D, G) = \int p \log D\,dx + \int q_\theta \log(1 - D)\,dx$ (リーマン和)。
+
+    $0 \log 0 = 0$ とする (p = 0 の点で D = 0 でもよい)。
+    """
+    dx = check_positive(dx, name="dx")
+    p = _grid_density(p_x, name="p_x", dx=dx)
+    q = _grid_density(q_x, name="q_x", dx=dx, size=p.size)
+    d = as_array(d_x, name="d_x", ndim=1)
+    if d.size != p.size or np.any(d < 0) or np.any(d > 1):
+        raise ValueError(f"d_x must hold {p.size} values in [0, 1], got {d.size} values "
+                         f"in [{d.min():.3g}, {d.max():.3g}]")
+    with np.errstate(divide="ignore"):
+        return float((np.sum(_xlogy(p, d)) + np.sum(_xlogy(q, 1.0 - d))) * dx)
+
+
+def jensen_shannon(p_x, q_x, dx: float) -> float:
+    r"""Jensen–Shannon ダイバージェンス (格子上のリーマン和、自然対数)。
+
+    $$
+    \mathrm{JS}(p \| q) = \tfrac12 \mathrm{KL}(p \| m) + \tfrac12 \mathrm{KL}(q \| m),
+    \quad m = \tfrac12 (p + q)
+    $$
+
+    $0 \le \mathrm{JS} \le \log 2$。0 は p = q、$\log 2$ は台が重ならないとき。
+    """
+    dx = check_positive(dx, name="dx")
+    p = _grid_density(p_x, name="p_x", dx=dx)
+    q = _grid_density(q_x, name="q_x", dx=dx, size=p.size)
+    m = 0.5 * (p + q)
+    # p > 0 なら m > 0 なので、0 log 0 = 0 の約束で割り算は安全
+    kl_pm = np.sum(_xlogy(p, p) - _xlogy(p, m)) * dx
+    kl_qm = np.sum(_xlogy(q, q) - _xlogy(q, m)) * dx
+    return float(max(0.5 * kl_pm + 0.5 * kl_qm, 0.0))
+
+
+def optimal_value(p_x, q_x, dx: float) -> float:
+    r"""最適識別器での値 $V(D^*, G) = -\log 4 + 2\,\mathrm{JS}(p \| q_\theta)$。"""
+    return -math.log(4.0) + 2.0 * jensen_shannon(p_x, q_x, dx)
+# --8<-- [end:optimal_discriminator]
+
+
+def _xlogy(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    r"""$x \log y$。ただし x = 0 の点は 0 (y = 0 でも)。"""
+    out = np.zeros(np.broadcast(x, y).shape)
+    mask = x > 0
+    with np.errstate(divide="ignore"):
+        out[mask] = x[mask] * np.log(y[mask])
+    return out

@@ -1,0 +1,145 @@
+r"""ランジュバン・モンテカルロ法: スコアだけを使って分布からサンプリングする。
+
+ステップ幅 $\varepsilon > 0$ (Song & Ermon 2019 の記号) で
+
+$$
+x_{k+1} = x_k + \frac{\varepsilon}{2} s(x_k) + \sqrt{\varepsilon}\, z_k, \qquad z_k \sim \mathcal{N}(0, I)
+$$
+
+を繰り返す (Welling & Teh 2011; Roberts & Tweedie 1996)。$\varepsilon \to 0$, $K \to \infty$ の極限で
+$x_K$ の分布は $p(x)$ に近づく。$\varepsilon > 0$ のままでは定常分布が $p$ からずれる
+(ガウス分布なら閉形式: ``ula_gaussian_stationary_covariance``)。
+
+スコア関数 ``score_fn`` は「形 (N, d) の numpy 配列 → 形 (N, d) の numpy 配列」とする。
+N 本の連鎖を同時に (行ごとに独立に) 動かす。
+"""
+
+from __future__ import annotations
+
+# --8<-- [start:langevin]
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from gen_lib.distributions.gaussian_mixture import GaussianMixture, isotropic_mixture
+from gen_lib.core.validation import as_array, as_points, check_count, check_positive, make_rng
+
+ScoreFunction = Callable[[np.ndarray], np.ndarray]
+
+
+def langevin_step(score_fn: ScoreFunction, x: np.ndarray, step_size: float, rng: np.random.Generator,
+                  *, where: str) -> np.ndarray:
+    r"""1 ステップ $x + \tfrac{\varepsilon}{2} s(x) + \sqrt{\varepsilon}\, z$。
+
+    スコアの形 (N, d) と有限性、更新後の点の有限性を確かめる (発散を黙って NaN にしない)。
+    where はエラーメッセージに入れる位置 (例: "step 3")。
+    """
+    s = np.asarray(score_fn(x), dtype=np.float64)
+    if s.shape != x.shape:
+        raise ValueError(f"score_fn must map points of shape {x.shape} to the same shape, got {s.shape}")
+    if not np.all(np.isfinite(s)):
+        raise ValueError(f"score_fn returned non-finite values at {where} "
+                         f"(the chain may have diverged: try a smaller step_size)")
+    z = rng.standard_normal(x.shape)
+    with np.errstate(over="ignore", invalid="ignore"):
+        x = x + 0.5 * step_size * s + np.sqrt(step_size) * z
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"the chain diverged to non-finite values at {where}: try a smaller step_size")
+    return x
+
+
+def langevin_sample(score_fn: ScoreFunction, x0, step_size: float, n_steps: int, seed=0, *,
+                    record_every: int | None = None):
+    r"""$x_{k+1} = x_k + \tfrac{\varepsilon}{2} s(x_k) + \sqrt{\varepsilon}\, z_k$ を n_steps 回。
+
+    x0 は形 (N, d) の初期値 (N 本の連鎖)。戻り値は $x_K$ (形 (N, d))。
+    record_every = r を与えると ``(steps, snapshots)`` を返す: steps はステップ数
+    $0, r, 2r, \dots$ (最後は必ず $K$)、snapshots はその時点の点で形 (len(steps), N, d)。
+    """
+    if not callable(score_fn):
+        raise ValueError(f"score_fn must be callable, got {type(score_fn).__name__}")
+    x = as_points(x0, name="x0").copy()
+    eps = check_positive(step_size, name="step_size")
+    n_steps = check_count(n_steps, name="n_steps")
+    if record_every is not None:
+        record_every = check_count(record_every, name="record_every")
+    rng = make_rng(seed)
+    steps, snapshots = [0], [x.copy()]
+    for k in range(1, n_steps + 1):
+        x = langevin_step(score_fn, x, eps, rng, where=f"step {k - 1}")
+        if record_every is not None and (k % record_every == 0 or k == n_steps):
+            steps.append(k)
+            snapshots.append(x.copy())
+    if record_every is None:
+        return x
+    return np.array(steps), np.stack(snapshots)
+# --8<-- [end:langevin]
+
+
+# --8<-- [start:ula_gaussian]
+def ula_gaussian_stationary_covariance(covariance, step_size: float) -> np.ndarray:
+    r"""目標 $\mathcal{N}(\mu, \Sigma)$ に対するランジュバン連鎖の定常共分散。
+
+    $x_{k+1} - \mu = A (x_k - \mu) + \sqrt{\varepsilon} z_k$, $A = I - \tfrac{\varepsilon}{2}\Sigma^{-1}$
+    の定常共分散 $C$ は $C = A C A^\top + \varepsilon I$ を満たし、
+    $C = \Sigma\,(I - \tfrac{\varepsilon}{4}\Sigma^{-1})^{-1}$ (固有値ごとに $\lambda / (1 - \varepsilon / 4\lambda)$)。
+    連鎖が発散しない条件は $\varepsilon < 4 \lambda_{\min}(\Sigma)$。
+    """
+    cov = as_array(covariance, name="covariance", ndim=2)
+    if cov.shape[0] != cov.shape[1] or not np.allclose(cov, cov.T):
+        raise ValueError(f"covariance must be a symmetric square matrix, got shape {cov.shape}")
+    eps = check_positive(step_size, name="step_size")
+    lam, vectors = np.linalg.eigh(cov)
+    if lam.min() <= 0:
+        raise ValueError(f"covariance must be positive definite, got smallest eigenvalue {lam.min():.3g}")
+    if eps >= 4 * lam.min():
+        raise ValueError(f"step_size must be < 4 * (smallest eigenvalue of covariance) = {4 * lam.min():.4g} "
+                         f"for the chain to have a stationary distribution, got {eps}")
+    return (vectors * (lam / (1.0 - eps / (4.0 * lam)))) @ vectors.T
+# --8<-- [end:ula_gaussian]
+
+
+def uniform_box(n: int, low: float, high: float, dim: int = 2, seed=0) -> np.ndarray:
+    r"""箱 $[\text{low}, \text{high}]^d$ 上の一様分布から n 点 (連鎖の初期値に使う)。形 (n, dim)。"""
+    n = check_count(n, name="n")
+    dim = check_count(dim, name="dim")
+    low, high = float(as_array(low, name="low", ndim=0)), float(as_array(high, name="high", ndim=0))
+    if not high > low:
+        raise ValueError(f"high must exceed low, got low={low}, high={high}")
+    return make_rng(seed).uniform(low, high, size=(n, dim))
+
+
+# --8<-- [start:failure_setting]
+def separated_modes_mixture() -> GaussianMixture:
+    r"""離れた 2 つのモード: $\tfrac15 \mathcal{N}((-5,-5), I) + \tfrac45 \mathcal{N}((5,5), I)$。
+
+    Song & Ermon (2019) がランジュバン法の弱点を示すのに用いた形の分布。
+    """
+    return isotropic_mixture([[-5.0, -5.0], [5.0, 5.0]], std=1.0, weights=[0.2, 0.8])
+
+
+@dataclass(frozen=True)
+class LangevinSetting:
+    """サンプラーを比べるための共通の設定 (分布・初期値・ステップ幅・ステップ数・乱数)。"""
+
+    mixture: GaussianMixture  # 目標分布 p(x) (厳密なスコア mixture.score を使う)
+    x0: np.ndarray  # (N, d) 連鎖の初期値
+    step_size: float  # ε
+    n_steps: int  # K
+    seed: int  # ランジュバン法のノイズ z_k のシード
+    reference_seed: int  # 比較用の厳密なサンプル mixture.sample(N, reference_seed) のシード
+
+    def reference_samples(self) -> np.ndarray:
+        """2 標本距離の相手にする $p(x)$ からの厳密なサンプル。形 (N, d)。"""
+        return self.mixture.sample(len(self.x0), seed=self.reference_seed)
+
+
+def langevin_failure_setting(n_chains: int = 1000, seed: int = 0) -> LangevinSetting:
+    r"""モードの重みを取り違える設定: 箱 $[-8, 8]^2$ の一様分布から $\varepsilon = 0.1$ で 1000 ステップ。"""
+    n_chains = check_count(n_chains, name="n_chains")
+    seed = check_count(seed, name="seed", minimum=0)
+    x0 = uniform_box(n_chains, -8.0, 8.0, dim=2, seed=seed)
+    return LangevinSetting(mixture=separated_modes_mixture(), x0=x0, step_size=0.1, n_steps=1000,
+                           seed=seed + 1, reference_seed=seed + 2)
+# --8<-- [end:failure_setting]

@@ -1,0 +1,61 @@
+r"""スコア関数: 対数密度の $x$ についての勾配。
+
+$$
+s(x) = \nabla_x \log p(x)
+$$
+
+エネルギーベースモデル $q_\theta(x) = \exp(-f_\theta(x)) / Z(\theta)$ では $Z(\theta)$ が $x$ に
+よらないので、スコアはエネルギーの勾配の符号を変えたものになり、分配関数を含まない:
+
+$$
+\nabla_x \log q_\theta(x) = -\nabla_x f_\theta(x) - \nabla_x \log Z(\theta) = -\nabla_x f_\theta(x)
+$$
+
+ここでは torch の自動微分でスコアを計算する。関数は「形 (N, d) の torch テンソル → 形 (N,) の
+torch テンソル」を受け取り、スコアを形 (N, d) の numpy 配列 (float64) で返す。
+"""
+
+from __future__ import annotations
+
+# --8<-- [start:score_autograd]
+from typing import Callable
+
+import numpy as np
+import torch
+
+from gen_lib.core.validation import as_points
+
+TorchScalarField = Callable[[torch.Tensor], torch.Tensor]
+
+
+def _gradient(function: TorchScalarField, x, *, name: str) -> np.ndarray:
+    r"""$\nabla_x \sum_n g(x^n)$ を自動微分で求める。点ごとに独立なので各行が $\nabla g(x^n)$ になる。"""
+    if not callable(function):
+        raise ValueError(f"{name} must be callable, got {type(function).__name__}")
+    points = torch.tensor(as_points(x), dtype=torch.float64, requires_grad=True)
+    values = function(points)
+    if not isinstance(values, torch.Tensor) or values.shape != (points.shape[0],):
+        shape = tuple(values.shape) if isinstance(values, torch.Tensor) else type(values).__name__
+        raise ValueError(f"{name} must map a (N, d) tensor to a tensor of shape (N,), got {shape} "
+                         f"for N={points.shape[0]}")
+    if not torch.isfinite(values).all():
+        raise ValueError(f"{name} returned {int((~torch.isfinite(values)).sum())} non-finite value(s)")
+    (grad,) = torch.autograd.grad(values.sum(), points)
+    grad = grad.detach().numpy()
+    if not np.all(np.isfinite(grad)):
+        raise ValueError(f"the gradient of {name} has non-finite value(s)")
+    return grad
+
+
+def score_from_log_density(log_prob_fn: TorchScalarField, x) -> np.ndarray:
+    r"""$s(x) = \nabla_x \log p(x)$。log_prob_fn は形 (N, d) → (N,) の torch 関数。形 (N, d)。"""
+    return _gradient(log_prob_fn, x, name="log_prob_fn")
+
+
+def score_from_energy(energy_fn: TorchScalarField, x) -> np.ndarray:
+    r"""エネルギーベースモデルのスコア $\nabla_x \log q_\theta(x) = -\nabla_x f_\theta(x)$。
+
+    $Z(\theta)$ は $x$ によらないので現れない。energy_fn は形 (N, d) → (N,) の torch 関数。
+    """
+    return -_gradient(energy_fn, x, name="energy_fn")
+# --8<-- [end:score_autograd]
