@@ -1,0 +1,221 @@
+"""gen_lib.diffusion.schedule / ddpm / ddim: スケジュール、事後分布、予測の変換、DDPM と DDIM の 1 ステップ。
+
+独立な計算と比べる: 事後分布はベイズの定理の数値積分、KL は torch.distributions、
+ステップは参照実装 (diffusers の DDPMScheduler / DDIMScheduler) と float64 で 1e-12 まで。
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from gen_lib.diffusion.ddim import ddim_step, ddim_timesteps
+from gen_lib.diffusion.ddpm import (ddpm_step, predict_epsilon, predict_x0, q_posterior_mean_variance, q_sample,
+                                    velocity_target)
+from gen_lib.diffusion.schedule import NoiseSchedule, prior_kl
+
+diffusers = pytest.importorskip("diffusers")
+
+T = 1000
+
+
+def _float64(scheduler):
+    """diffusers は定数を float32 で持つ: 同じ式で float64 に作り直す (線形スケジュール)。"""
+    betas = torch.linspace(scheduler.config.beta_start, scheduler.config.beta_end, scheduler.config.num_train_timesteps,
+                           dtype=torch.float64)
+    scheduler.betas = betas
+    scheduler.alphas = 1.0 - betas
+    scheduler.alphas_cumprod = torch.cumprod(scheduler.alphas, dim=0)
+    scheduler.one = torch.tensor(1.0, dtype=torch.float64)
+    if hasattr(scheduler, "final_alpha_cumprod"):
+        scheduler.final_alpha_cumprod = torch.tensor(1.0, dtype=torch.float64)
+    return scheduler
+
+
+def _ddpm_scheduler(variance_type="fixed_small", prediction_type="epsilon"):
+    return diffusers.DDPMScheduler(num_train_timesteps=T, beta_schedule="linear", beta_start=1e-4, beta_end=0.02,
+                                   clip_sample=False, variance_type=variance_type, prediction_type=prediction_type)
+
+
+def test_schedule_matches_reference_float64_and_float32():
+    ours = NoiseSchedule.linear(T)
+    reference = _ddpm_scheduler()
+    t = torch.arange(1, T + 1)
+    # 出荷どおり (float32) なら float32 の精度で、float64 で作り直せば 1e-12 で一致する
+    assert torch.allclose(ours.alpha_bar(t), reference.alphas_cumprod.double(), rtol=1e-5, atol=0)
+    assert torch.allclose(ours.alpha_bar(t), _float64(reference).alphas_cumprod, rtol=0, atol=1e-12)
+    assert ours.alpha_bar(torch.tensor([0])).item() == 1.0  # ᾱ_0 = 1
+
+
+def test_cosine_schedule_matches_reference_squaredcos():
+    ours = NoiseSchedule.cosine(T)
+    reference = diffusers.DDPMScheduler(num_train_timesteps=T, beta_schedule="squaredcos_cap_v2")
+    assert torch.allclose(ours.betas, reference.betas.double(), rtol=1e-5, atol=1e-7)
+
+
+def test_posterior_is_bayes_rule_by_quadrature():
+    r"""$q(x_{t-1} \mid x_t, x_0) \propto q(x_t \mid x_{t-1})\, q(x_{t-1} \mid x_0)$ を 1 次元の格子で積分する。"""
+    schedule = NoiseSchedule.linear(T)
+    for t, x0, xt in [(2, 0.7, 0.5), (10, -1.2, 0.3), (500, 0.4, -1.1), (1000, 1.5, 0.2)]:
+        a_prev = schedule.alpha_bar(torch.tensor([t - 1])).item()
+        beta = schedule.beta(torch.tensor([t])).item()
+
+        def log_joint(x):  # log q(x_t | x_{t-1} = x) + log q(x_{t-1} = x | x_0) (定数を除く)
+            return -0.5 * (xt - np.sqrt(1 - beta) * x) ** 2 / beta - 0.5 * (x - np.sqrt(a_prev) * x0) ** 2 / (1 - a_prev)
+
+        coarse = np.linspace(-6, 6, 40001)
+        width = 12 * np.sqrt(min(beta, 1 - a_prev) if t > 1 else beta)  # 事後分布の幅より十分広い窓
+        grid = np.linspace(-width, width, 20001) + coarse[np.argmax(log_joint(coarse))]
+        w = np.exp(log_joint(grid) - np.max(log_joint(grid)))
+        mean = np.sum(w * grid) / np.sum(w)
+        var = np.sum(w * (grid - mean) ** 2) / np.sum(w)
+        mu, v = q_posterior_mean_variance(schedule, torch.tensor([[x0]], dtype=torch.float64),
+                                          torch.tensor([[xt]], dtype=torch.float64), torch.tensor([t]))
+        assert mu.item() == pytest.approx(mean, abs=1e-8)
+        assert v.item() == pytest.approx(var, rel=1e-6)
+
+
+def test_posterior_at_t1_is_a_point_mass_at_x0():
+    schedule = NoiseSchedule.linear(T)
+    mu, v = q_posterior_mean_variance(schedule, torch.tensor([[0.3, -2.0]], dtype=torch.float64),
+                                      torch.tensor([[1.0, 1.0]], dtype=torch.float64),
+                                      torch.tensor([1]))
+    assert v.item() == 0.0 and torch.allclose(mu, torch.tensor([[0.3, -2.0]], dtype=torch.float64))
+
+
+def test_predictions_convert_exactly():
+    """真の ε, x0, v を入れれば、どの表し方からも同じ x0 と ε に戻る。"""
+    schedule = NoiseSchedule.cosine(T)
+    g = torch.Generator().manual_seed(0)
+    x0 = torch.randn(64, 3, 4, 4, generator=g, dtype=torch.float64)  # 画像の形でも同じ関数
+    eps = torch.randn(x0.shape, generator=g, dtype=torch.float64)
+    t = torch.randint(1, T + 1, (64,), generator=g)
+    x_t = q_sample(schedule, x0, t, eps)
+    v = velocity_target(schedule, x0, t, eps)
+    for prediction, output in (("epsilon", eps), ("x0", x0), ("v", v)):
+        assert torch.allclose(predict_x0(schedule, x_t, t, output, prediction), x0, atol=1e-9)
+        assert torch.allclose(predict_epsilon(schedule, x_t, t, output, prediction), eps, atol=1e-9)
+
+
+def test_ho_equation_11_equals_posterior_mean_of_predicted_x0():
+    r"""ε 予測の平均 $\frac{1}{\sqrt{\alpha_t}}(x_t - \frac{\beta_t}{\sqrt{1-\bar\alpha_t}}\hat\varepsilon)$ (式 (11))。"""
+    schedule = NoiseSchedule.linear(T)
+    g = torch.Generator().manual_seed(1)
+    x_t = torch.randn(32, 2, generator=g, dtype=torch.float64)
+    eps = torch.randn(32, 2, generator=g, dtype=torch.float64)
+    t = torch.randint(1, T + 1, (32,), generator=g)
+    mean = ddpm_step(schedule, x_t, t, eps, torch.zeros_like(x_t))
+    beta, a = schedule.beta(t)[:, None], schedule.alpha_bar(t)[:, None]
+    assert torch.allclose(mean, (x_t - beta / (1 - a).sqrt() * eps) / (1 - beta).sqrt(), atol=1e-12)
+
+
+@pytest.mark.parametrize("variance, variance_type", [("posterior", "fixed_small"), ("beta", "fixed_large")])
+@pytest.mark.parametrize("prediction, prediction_type", [("epsilon", "epsilon"), ("x0", "sample"),
+                                                         ("v", "v_prediction")])
+def test_ddpm_step_matches_reference(variance, variance_type, prediction, prediction_type):
+    ours = NoiseSchedule.linear(T)
+    reference = _float64(_ddpm_scheduler(variance_type, prediction_type))
+    g = torch.Generator().manual_seed(2)
+    x_t = torch.randn(16, 2, generator=g, dtype=torch.float64)
+    out = torch.randn(16, 2, generator=g, dtype=torch.float64)
+    for t in (1000, 731, 2, 1):
+        noise_seed = 100 + t
+        expected = reference.step(out, t - 1, x_t, generator=torch.Generator().manual_seed(noise_seed)).prev_sample
+        z = torch.randn(x_t.shape, generator=torch.Generator().manual_seed(noise_seed), dtype=torch.float64)
+        got = ddpm_step(ours, x_t, torch.full((16,), t), out, z, prediction=prediction, variance=variance)
+        assert torch.allclose(got, expected, rtol=0, atol=1e-12), t
+
+
+def test_ddpm_step_float32_as_shipped():
+    ours = NoiseSchedule.linear(T)
+    reference = _ddpm_scheduler()
+    g = torch.Generator().manual_seed(3)
+    x_t, out = torch.randn(16, 2, generator=g), torch.randn(16, 2, generator=g)
+    expected = reference.step(out, 499, x_t, generator=torch.Generator().manual_seed(7)).prev_sample
+    z = torch.randn(x_t.shape, generator=torch.Generator().manual_seed(7))
+    got = ddpm_step(ours, x_t.double(), torch.full((16,), 500), out.double(), z.double())
+    assert torch.allclose(got.float(), expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("spacing, offset, n_steps", [("leading", 0, 50), ("leading", 1, 50), ("trailing", 0, 50),
+                                                      ("linspace", 0, 50), ("leading", 0, 1000), ("trailing", 0, 7)])
+def test_ddim_timesteps_match_reference(spacing, offset, n_steps):
+    reference = diffusers.DDIMScheduler(num_train_timesteps=T, timestep_spacing=spacing, steps_offset=offset)
+    reference.set_timesteps(n_steps)
+    assert np.array_equal(ddim_timesteps(T, n_steps, spacing, offset), reference.timesteps.numpy() + 1)
+
+
+@pytest.mark.parametrize("eta", [0.0, 0.5, 1.0])
+def test_ddim_step_matches_reference(eta):
+    ours = NoiseSchedule.linear(T)
+    reference = _float64(diffusers.DDIMScheduler(num_train_timesteps=T, beta_schedule="linear", beta_start=1e-4,
+                                                 beta_end=0.02, clip_sample=False, set_alpha_to_one=True,
+                                                 timestep_spacing="leading", steps_offset=1))
+    reference.set_timesteps(50)
+    taus = ddim_timesteps(T, 50, "leading", 1)
+    g = torch.Generator().manual_seed(4)
+    x = torch.randn(16, 2, generator=g, dtype=torch.float64)
+    for t, s in zip(taus, list(taus[1:]) + [0]):
+        out = torch.randn(16, 2, generator=g, dtype=torch.float64)
+        z = torch.randn(16, 2, generator=g, dtype=torch.float64)
+        expected = reference.step(out, int(t) - 1, x, eta=eta, variance_noise=z if eta > 0 else None).prev_sample
+        got = ddim_step(ours, x, torch.full((16,), int(t)), torch.full((16,), int(s)), out, eta=eta,
+                        noise=z if eta > 0 else None)
+        assert torch.allclose(got, expected, rtol=0, atol=1e-12), (t, s)
+        x = got
+
+
+def test_ddim_eta_one_on_the_full_sequence_is_ddpm():
+    r"""$\eta = 1$、部分列が 1..T 全部なら $\sigma_t^2 = \tilde\beta_t$ で、DDIM の 1 歩は DDPM の 1 歩と同じ。"""
+    schedule = NoiseSchedule.linear(T)
+    g = torch.Generator().manual_seed(5)
+    x_t, eps, z = (torch.randn(8, 2, generator=g, dtype=torch.float64) for _ in range(3))
+    for t in (1000, 10, 2):
+        tt = torch.full((8,), t)
+        assert torch.allclose(ddim_step(schedule, x_t, tt, tt - 1, eps, eta=1.0, noise=z),
+                              ddpm_step(schedule, x_t, tt, eps, z), atol=1e-12)
+
+
+def test_prior_kl_matches_torch_distributions():
+    schedule = NoiseSchedule.linear(50)
+    x0 = torch.tensor([[0.0, 1.0], [2.0, -3.0]], dtype=torch.float64)
+    a = schedule.alpha_bar(torch.tensor([50])).item()
+    q = torch.distributions.Normal(a**0.5 * x0, (1 - a) ** 0.5)
+    expected = torch.distributions.kl_divergence(q, torch.distributions.Normal(0.0, 1.0)).sum(dim=1)
+    assert torch.allclose(prior_kl(schedule, x0), expected, atol=1e-12)
+    assert prior_kl(NoiseSchedule.linear(1000), x0).max() < 1e-3 < prior_kl(schedule, x0).min()  # T = 50 は遠い
+
+
+@pytest.mark.parametrize("betas, match", [([0.1, 1.0], "betas must lie in"), ([0.0, 0.1], "betas must lie in"),
+                                          ([], "at least one"), ([[0.1]], "dimension"), ([0.1, np.nan], "finite")])
+def test_schedule_rejects_bad_betas(betas, match):
+    with pytest.raises(ValueError, match=match):
+        NoiseSchedule(betas)
+
+
+def test_bad_inputs_name_the_value():
+    schedule = NoiseSchedule.linear(10)
+    x = torch.zeros(3, 2, dtype=torch.float64)
+    with pytest.raises(ValueError, match=r"t must lie in \[1, T\] = \[1, 10\], got min 0"):
+        ddpm_step(schedule, x, torch.tensor([0, 1, 2]), x, x)
+    with pytest.raises(ValueError, match=r"t must lie in \[0, T\] = \[0, 10\], got min 0, max 11"):
+        q_sample(schedule, x, torch.tensor([0, 1, 11]), x)
+    with pytest.raises(ValueError, match=r"t must have shape \(N,\) = \(3,\)"):
+        q_sample(schedule, x, torch.tensor([1, 2]), x)
+    with pytest.raises(ValueError, match="t must hold integers"):
+        q_sample(schedule, x, torch.tensor([1.0, 2.0, 3.0]), x)
+    with pytest.raises(ValueError, match="x0 must be finite"):
+        q_sample(schedule, torch.full((3, 2), float("nan")), torch.tensor([1, 2, 3]), x)
+    with pytest.raises(ValueError, match="same shape"):
+        q_sample(schedule, x, torch.tensor([1, 2, 3]), torch.zeros(3, 3))
+    with pytest.raises(ValueError, match="eta must be a finite number >= 0, got -0.1"):
+        ddim_step(schedule, x, torch.tensor([5, 5, 5]), torch.tensor([1, 1, 1]), x, eta=-0.1)
+    with pytest.raises(ValueError, match="s < t"):
+        ddim_step(schedule, x, torch.tensor([5, 5, 5]), torch.tensor([5, 1, 1]), x)
+    with pytest.raises(ValueError, match="n_steps must be at most T = 10, got 11"):
+        ddim_timesteps(10, 11)
+    with pytest.raises(ValueError, match="prediction must be one of"):
+        predict_x0(schedule, x, torch.tensor([1, 2, 3]), x, "score")
+    with pytest.raises(ValueError, match="variance must be"):
+        ddpm_step(schedule, x, torch.tensor([1, 2, 3]), x, x, variance="learned")
