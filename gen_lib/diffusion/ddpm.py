@@ -165,3 +165,31 @@ def ddpm_step(schedule: NoiseSchedule, x_t, t, model_output, noise, *, predictio
     var = torch.where(t > 1, var, torch.zeros_like(var))  # 最後の 1 歩はノイズなし
     return mean + broadcast_to(var.sqrt(), x_t) * noise
 # --8<-- [end:step]
+
+
+# --8<-- [start:exact_epsilon]
+def exact_epsilon(mixture, schedule: NoiseSchedule):
+    r"""データがガウス混合のときの理想的な ε 予測 $\varepsilon^*(x_t, t) = -\sqrt{1 - \bar{\alpha}_t}\, \nabla_{x_t} \log q(x_t)$。
+
+    $q(x_t) = \int p(x_0) q(x_t \mid x_0) dx_0$ は ``mixture.noised(√ᾱ_t, √(1-ᾱ_t))`` (第 1 章と同じ 1 つの道筋)。
+    $\mathbb{E}[\varepsilon \mid x_t] = -\sqrt{1 - \bar{\alpha}_t}\, \nabla \log q(x_t)$ (Tweedie の公式) なので、
+    二乗誤差で学習した ε 予測の最適解である。戻り値は ``model(x, t)`` の形の関数。
+    """
+    from gen_lib.distributions.gaussian_mixture import GaussianMixture
+
+    if not isinstance(mixture, GaussianMixture):
+        raise ValueError(f"mixture must be a GaussianMixture, got {type(mixture).__name__}")
+    schedule = _check_schedule(schedule)
+
+    def model(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        t = _check_times(schedule, t, x)
+        out = torch.empty_like(x)
+        for value in torch.unique(t):  # 同じ時刻の点をまとめて 1 つの混合分布で計算する
+            rows = t == value
+            a = schedule.alpha_bar(value.reshape(1)).item()
+            q_t = mixture.noised(a**0.5, (1 - a) ** 0.5)
+            out[rows] = torch.as_tensor(-((1 - a) ** 0.5) * q_t.score(x[rows].detach().numpy()), dtype=x.dtype)
+        return out
+
+    return model
+# --8<-- [end:exact_epsilon]

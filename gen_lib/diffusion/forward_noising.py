@@ -17,6 +17,8 @@ $$
 配列の約束: ``betas`` と ``alpha_bar`` は長さ $T$ の 1 次元配列で、``betas[t-1]`` が $\beta_t$、
 ``alpha_bar[t-1]`` が $\bar{\alpha}_t$ である ($t = 0$ はデータそのもので $\bar{\alpha}_0 = 1$)。
 添字のずれを避けたいときは ``alpha_bar_at(alpha_bar, t)`` を使う。
+データ分布がガウス混合なら、$x_t$ の周辺分布 $q(x_t)$ もガウス混合で、
+``mixture.noised(math.sqrt(a), math.sqrt(1 - a))`` ($a = \bar{\alpha}_t$) で厳密に得られる。
 データ $x_0$ は記号一覧の約束どおり形 ``(N, d)`` の配列である。
 """
 
@@ -27,7 +29,6 @@ import numbers
 
 import numpy as np
 
-from gen_lib.distributions.gaussian_mixture import GaussianMixture
 from gen_lib.core.validation import as_array, as_points, check_count, make_rng
 
 
@@ -141,20 +142,3 @@ def run_forward_chain(x0, betas, seed=0, *, return_path: bool = False):
     return np.stack(path) if return_path else x
 # --8<-- [end:markov_chain]
 
-
-# --8<-- [start:noised_mixture]
-def noised_mixture(mixture: GaussianMixture, alpha_bar_t: float) -> GaussianMixture:
-    r"""データ分布がガウス混合 $p(x_0) = \sum_k \pi_k \mathcal{N}(x_0; \mu_k, \Sigma_k)$ のときの $x_t$ の周辺分布。
-
-    $q(x_t) = \int p(x_0)\, q(x_t \mid x_0)\, dx_0
-    = \sum_k \pi_k \mathcal{N}(x_t; \sqrt{\bar{\alpha}_t}\, \mu_k, \bar{\alpha}_t \Sigma_k + (1-\bar{\alpha}_t) I)$
-    (ガウス分布の線形変換と独立なガウスノイズの和はまたガウス分布)。対数密度が厳密に計算できる。
-    """
-    if not isinstance(mixture, GaussianMixture):
-        raise ValueError(f"mixture must be a GaussianMixture, got {type(mixture).__name__}")
-    a = _check_alpha_bar_t(alpha_bar_t, 1)
-    if a.ndim != 0:
-        raise ValueError(f"alpha_bar_t must be a scalar, got shape {a.shape}")
-    a = float(a)
-    return mixture.noised(math.sqrt(a), math.sqrt(1.0 - a))  # x_t = √ᾱ x_0 + √(1-ᾱ) ε
-# --8<-- [end:noised_mixture]

@@ -1,0 +1,133 @@
+r"""拡散モデルのサンプラー: DDPM の祖先サンプリング、DDIM、逆向き SDE のオイラー・丸山法と予測子・修正子法。
+
+どれも「ノイズから始めて、ネットワークの出力で少しずつ戻す」ループで、1 ステップの式は
+``ddpm.ddpm_step``、``ddim.ddim_step``、``sde.SDE.reverse_drift`` に書いてある。確率フロー ODE と
+フローマッチングの生成は ``ode.euler`` / ``ode.heun`` で解く。
+
+- ``model(x, t)``: 離散時刻 $t \in \{1, \dots, T\}$ (形 (N,) の整数) でのネットワークの出力 (ε など)
+- ``score(x, t)``: 連続時刻 $t \in [0, 1]$ (形 (N,) の float64) でのスコア $s_\theta(x, t)$
+
+乱数はすべて ``seed`` (int か ``numpy.random.Generator``) から作る。
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Callable
+
+import numpy as np
+import torch
+
+from gen_lib.core.validation import check_count, make_generator, make_rng
+from gen_lib.diffusion.ddim import ddim_step, ddim_timesteps
+from gen_lib.diffusion.ddpm import _check_tensor, ddpm_step
+from gen_lib.diffusion.schedule import NoiseSchedule, broadcast_to
+from gen_lib.diffusion.sde import SDE, TimeScore, check_sde, check_time_grid
+from gen_lib.score_based.langevin import langevin_step
+
+DiscreteModel = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (x_t, t) -> 出力 (ε, x0 または v)
+
+
+def _check_model(model) -> None:
+    if not callable(model):
+        raise ValueError(f"model must be callable as model(x, t), got {type(model).__name__}")
+
+
+# --8<-- [start:ddpm_sample]
+def ddpm_sample(schedule: NoiseSchedule, model: DiscreteModel, x_T, seed=0, *, prediction: str = "epsilon",
+                variance: str = "posterior") -> torch.Tensor:
+    r"""祖先サンプリング: $x_T \sim \mathcal{N}(0, I)$ から $t = T, T-1, \dots, 1$ と ``ddpm_step`` を $T$ 回。"""
+    _check_model(model)
+    x = _check_tensor(x_T, name="x_T")
+    generator = make_generator(seed)
+    n = x.shape[0]
+    with torch.no_grad():
+        for t in range(schedule.T, 0, -1):
+            tt = torch.full((n,), t)
+            noise = torch.randn(x.shape, generator=generator, dtype=x.dtype)
+            x = ddpm_step(schedule, x, tt, model(x, tt), noise, prediction=prediction, variance=variance)
+    return x
+# --8<-- [end:ddpm_sample]
+
+
+# --8<-- [start:ddim_sample]
+def ddim_sample(schedule: NoiseSchedule, model: DiscreteModel, x_T, n_steps: int, seed=0, *, eta: float = 0.0,
+                spacing: str = "leading", steps_offset: int = 0, prediction: str = "epsilon") -> torch.Tensor:
+    r"""DDIM: 部分列 $\tau_S > \dots > \tau_1$ をたどり、最後は $\tau_0 = 0$ ($\bar{\alpha}_0 = 1$) へ。"""
+    _check_model(model)
+    x = _check_tensor(x_T, name="x_T")
+    taus = ddim_timesteps(schedule.T, n_steps, spacing, steps_offset)
+    generator = make_generator(seed)
+    n = x.shape[0]
+    with torch.no_grad():
+        for t, s in zip(taus, list(taus[1:]) + [0]):
+            tt, ss = torch.full((n,), int(t)), torch.full((n,), int(s))
+            noise = torch.randn(x.shape, generator=generator, dtype=x.dtype) if eta > 0 else None
+            x = ddim_step(schedule, x, tt, ss, model(x, tt), eta=eta, noise=noise, prediction=prediction)
+    return x
+# --8<-- [end:ddim_sample]
+
+
+# --8<-- [start:euler_maruyama]
+def euler_maruyama(sde: SDE, score: TimeScore, x_1, n_steps: int, seed=0, *, t_end: float = 1e-3) -> torch.Tensor:
+    r"""逆向き SDE をオイラー・丸山法で $t = 1$ から $t_{\mathrm{end}}$ まで解く (時刻の刻み $h < 0$):
+
+    $x \leftarrow x + h\,[f(x, t) - g(t)^2 s(x, t)] + g(t) \sqrt{|h|}\, z$。最後の 1 歩はノイズを加えない。
+    """
+    sde = check_sde(sde)
+    x = _check_tensor(x_1, name="x_1")
+    ts = check_time_grid(1.0, t_end, n_steps)
+    generator = make_generator(seed)
+    n = x.shape[0]
+    with torch.no_grad():
+        for i, (t, t_next) in enumerate(zip(ts[:-1], ts[1:])):
+            tt = t.expand(n)
+            h = (t_next - t).item()
+            x = x + h * sde.reverse_drift(x, tt, score(x, tt))
+            if i < n_steps - 1:
+                noise = torch.randn(x.shape, generator=generator, dtype=x.dtype)
+                x = x + broadcast_to(sde.diffusion(tt), x) * math.sqrt(-h) * noise
+    return x
+# --8<-- [end:euler_maruyama]
+
+
+# --8<-- [start:predictor_corrector]
+def predictor_corrector(sde: SDE, score: TimeScore, x_1, n_steps: int, seed=0, *, n_corrector: int = 1,
+                        snr: float = 0.16, t_end: float = 1e-3) -> torch.Tensor:
+    r"""予測子・修正子法 (Song et al. 2021, アルゴリズム 1): 各時刻で
+
+    1. 修正子: 第 2 章のランジュバン法 ``langevin_step`` を $s(\cdot, t)$ で ``n_corrector`` 回
+       (その時刻の $p_t$ に近づける)。ステップ幅は信号雑音比 snr から
+       $\eta = 2\,(\mathrm{snr}\, \|z\| / \|s\|)^2$ (点の平均のノルム) で決める。
+    2. 予測子: 逆向き SDE のオイラー・丸山法で次の時刻へ (``euler_maruyama`` と同じ 1 歩)。
+    """
+    sde = check_sde(sde)
+    x = _check_tensor(x_1, name="x_1")
+    ts = check_time_grid(1.0, t_end, n_steps)
+    n_corrector = check_count(n_corrector, name="n_corrector", minimum=0)
+    if isinstance(snr, bool) or not isinstance(snr, numbers.Real) or not 0 < snr < math.inf:
+        raise ValueError(f"snr must be a positive finite number, got {snr!r}")
+    rng = make_rng(seed)
+    generator = make_generator(rng)
+    n, shape = x.shape[0], x.shape
+    with torch.no_grad():
+        for i, (t, t_next) in enumerate(zip(ts[:-1], ts[1:])):
+            tt = t.expand(n)
+
+            def score_np(points: np.ndarray) -> np.ndarray:  # 第 2 章のランジュバン法は numpy の (N, D) で動く
+                return score(torch.from_numpy(points).reshape(shape), tt).reshape(n, -1).numpy()
+
+            for k in range(n_corrector):
+                s = score(x, tt).reshape(n, -1)
+                noise_norm = math.sqrt(s.shape[1])  # E‖z‖ ≈ √D
+                step_size = 2 * (snr * noise_norm / max(s.norm(dim=1).mean().item(), 1e-12)) ** 2
+                x = torch.from_numpy(langevin_step(score_np, x.reshape(n, -1).numpy(), step_size, rng,
+                                                   where=f"time {t.item():.4f}, corrector {k}")).reshape(shape)
+            h = (t_next - t).item()
+            x = x + h * sde.reverse_drift(x, tt, score(x, tt))
+            if i < n_steps - 1:
+                x = x + broadcast_to(sde.diffusion(tt), x) * math.sqrt(-h) * torch.randn(
+                    shape, generator=generator, dtype=x.dtype)
+    return x
+# --8<-- [end:predictor_corrector]
