@@ -3,6 +3,7 @@ r"""常微分方程式 $\frac{dx}{dt} = v(x, t)$ のソルバー: 書き下し�
 確率フロー ODE (``sde.SDE.reverse_drift(..., probability_flow=True)``) とフローマッチングの速度場が同じ
 ソルバーを使う。$x$ は形 ``(N, …)``、$v(x, t)$ の $t$ は形 ``(N,)`` の float64 テンソル。
 時刻の列 ``ts`` は増えても減ってもよい (生成は $t = 1$ から $0$ へ向かって解く)。
+オイラー法とホイン法はサンプリング用なので勾配を追わず、torch を 1 スレッドで動かす。
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from typing import Callable
 
 import numpy as np
 import torch
+
+from gen_lib.core.nn import single_thread
 
 Velocity = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # v(x, t): (N, …), (N,) -> (N, …)
 
@@ -46,8 +49,9 @@ def _velocity(v: Velocity, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
 def euler(v: Velocity, x, ts) -> torch.Tensor:
     r"""オイラー法: $x_{k+1} = x_k + (t_{k+1} - t_k)\, v(x_k, t_k)$ (1 ステップに $v$ を 1 回)。"""
     x, ts = _check_state(x), _check_grid(ts)
-    for t, t_next in zip(ts[:-1], ts[1:]):
-        x = x + (t_next - t) * _velocity(v, x, t)
+    with torch.no_grad(), single_thread():
+        for t, t_next in zip(ts[:-1], ts[1:]):
+            x = x + (t_next - t) * _velocity(v, x, t)
     return x
 
 
@@ -57,11 +61,12 @@ def heun(v: Velocity, x, ts) -> torch.Tensor:
     $\tilde{x} = x_k + h\, v(x_k, t_k)$, $x_{k+1} = x_k + \tfrac{h}{2}\left(v(x_k, t_k) + v(\tilde{x}, t_{k+1})\right)$。
     """
     x, ts = _check_state(x), _check_grid(ts)
-    for t, t_next in zip(ts[:-1], ts[1:]):
-        h = t_next - t
-        slope = _velocity(v, x, t)
-        x_euler = x + h * slope
-        x = x + 0.5 * h * (slope + _velocity(v, x_euler, t_next))
+    with torch.no_grad(), single_thread():
+        for t, t_next in zip(ts[:-1], ts[1:]):
+            h = t_next - t
+            slope = _velocity(v, x, t)
+            x_euler = x + h * slope
+            x = x + 0.5 * h * (slope + _velocity(v, x_euler, t_next))
     return x
 # --8<-- [end:euler_heun]
 
@@ -79,7 +84,7 @@ def solve_reference(v: Velocity, x, t_start: float, t_end: float, *, rtol: float
     shape, n = x.shape, x.shape[0]
     size = x.numel()
 
-    def rhs(t, y):
+    def rhs(t, y):  # scipy が呼ぶ右辺: 平らにした状態 y (と発散の積分) の時間微分
         state = torch.from_numpy(y[:size].copy()).reshape(shape)
         tt = torch.tensor(t, dtype=torch.float64)
         dx = _velocity(v, state, tt).detach()
@@ -89,7 +94,8 @@ def solve_reference(v: Velocity, x, t_start: float, t_end: float, *, rtol: float
         return np.concatenate(parts)
 
     y0 = np.concatenate([x.reshape(-1).numpy()] + ([np.zeros(n)] if extra is not None else []))
-    solution = solve_ivp(rhs, (float(t_start), float(t_end)), y0, method="DOP853", rtol=rtol, atol=atol)
+    with single_thread():
+        solution = solve_ivp(rhs, (float(t_start), float(t_end)), y0, method="DOP853", rtol=rtol, atol=atol)
     if not solution.success:
         raise ValueError(f"the reference ODE solver failed: {solution.message}")
     y = torch.from_numpy(solution.y[:, -1].copy())

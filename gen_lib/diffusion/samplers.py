@@ -7,7 +7,7 @@ r"""拡散モデルのサンプラー: DDPM の祖先サンプリング、DDIM�
 - ``model(x, t)``: 離散時刻 $t \in \{1, \dots, T\}$ (形 (N,) の整数) でのネットワークの出力 (ε など)
 - ``score(x, t)``: 連続時刻 $t \in [0, 1]$ (形 (N,) の float64) でのスコア $s_\theta(x, t)$
 
-乱数はすべて ``seed`` (int か ``numpy.random.Generator``) から作る。
+乱数はすべて ``seed`` (int か ``numpy.random.Generator``) から作る。小さなネットワークなので torch は 1 スレッドで動かす。
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from gen_lib.core.nn import single_thread
 from gen_lib.core.validation import check_count, make_generator, make_rng
 from gen_lib.diffusion.ddim import ddim_step, ddim_timesteps
 from gen_lib.diffusion.ddpm import _check_tensor, ddpm_step
@@ -42,7 +43,7 @@ def ddpm_sample(schedule: NoiseSchedule, model: DiscreteModel, x_T, seed=0, *, p
     x = _check_tensor(x_T, name="x_T")
     generator = make_generator(seed)
     n = x.shape[0]
-    with torch.no_grad():
+    with torch.no_grad(), single_thread():
         for t in range(schedule.T, 0, -1):
             tt = torch.full((n,), t)
             noise = torch.randn(x.shape, generator=generator, dtype=x.dtype)
@@ -60,7 +61,7 @@ def ddim_sample(schedule: NoiseSchedule, model: DiscreteModel, x_T, n_steps: int
     taus = ddim_timesteps(schedule.T, n_steps, spacing, steps_offset)
     generator = make_generator(seed)
     n = x.shape[0]
-    with torch.no_grad():
+    with torch.no_grad(), single_thread():
         for t, s in zip(taus, list(taus[1:]) + [0]):
             tt, ss = torch.full((n,), int(t)), torch.full((n,), int(s))
             noise = torch.randn(x.shape, generator=generator, dtype=x.dtype) if eta > 0 else None
@@ -80,7 +81,7 @@ def euler_maruyama(sde: SDE, score: TimeScore, x_1, n_steps: int, seed=0, *, t_e
     ts = check_time_grid(1.0, t_end, n_steps)
     generator = make_generator(seed)
     n = x.shape[0]
-    with torch.no_grad():
+    with torch.no_grad(), single_thread():
         for i, (t, t_next) in enumerate(zip(ts[:-1], ts[1:])):
             tt = t.expand(n)
             h = (t_next - t).item()
@@ -111,7 +112,7 @@ def predictor_corrector(sde: SDE, score: TimeScore, x_1, n_steps: int, seed=0, *
     rng = make_rng(seed)
     generator = make_generator(rng)
     n, shape = x.shape[0], x.shape
-    with torch.no_grad():
+    with torch.no_grad(), single_thread():
         for i, (t, t_next) in enumerate(zip(ts[:-1], ts[1:])):
             tt = t.expand(n)
 
