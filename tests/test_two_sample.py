@@ -122,3 +122,16 @@ def test_bad_inputs_raise():
         mmd_squared(np.zeros((1, 2)), x, 1.0, unbiased=True)
     with pytest.raises(ValueError, match="distinct points"):
         median_heuristic(x, x)
+
+
+@pytest.mark.parametrize("offset", [1e3, 1e6, 1e8])
+def test_distances_are_translation_invariant_far_from_the_origin(offset):
+    """‖x‖² + ‖y‖² - 2x·y の桁落ちを避ける: 1e8 ずらしても直接計算した距離と一致する。"""
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(50, 2)), rng.normal(size=(60, 2)) + 0.5
+    direct = np.linalg.norm(x[:, None, :] - y[None, :, :], axis=2)
+    assert np.allclose(pairwise_distances(x + offset, y + offset), direct, atol=1e-6)
+    assert energy_distance(x + offset, y + offset) == pytest.approx(energy_distance(x, y), abs=1e-6)
+    h = median_heuristic(x, y)
+    assert median_heuristic(x + offset, y + offset) == pytest.approx(h, abs=1e-6)
+    assert mmd_squared(x + offset, y + offset, h) == pytest.approx(mmd_squared(x, y, h), abs=1e-8)

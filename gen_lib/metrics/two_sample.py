@@ -32,6 +32,10 @@ def _pair(x, y) -> tuple[np.ndarray, np.ndarray]:
 def pairwise_distances(x, y) -> np.ndarray:
     r"""ユークリッド距離の行列 $\|x^i - y^j\|$。形 (N, M)。"""
     x, y = _pair(x, y)
+    # 距離は平行移動で変わらない: 2 つの集合を合わせた平均 c を引いてから展開する。原点から遠い点
+    # (例えば 1e8 だけずれた点) でも ‖x‖² と 2x·y の桁落ちが起きない。
+    c = (x.sum(axis=0) + y.sum(axis=0)) / (len(x) + len(y))
+    x, y = x - c, y - c
     # ‖x - y‖² = ‖x‖² + ‖y‖² - 2 x·y (丸め誤差で負になった分は 0 に切る)
     sq = np.sum(x**2, axis=1)[:, None] + np.sum(y**2, axis=1)[None, :] - 2.0 * x @ y.T
     return np.sqrt(np.maximum(sq, 0.0))
