@@ -8,11 +8,15 @@
 - mkdocs-jupyter の実行結果キャッシュの鍵はノートブックの中身だけで gen_lib を見ないので、
   キャッシュの置き場所を「ノートブックが推移的に import する gen_lib のソース」の内容ハッシュごとに分ける
   (それが変われば必ず実行し直し、関係のないモジュールの編集では実行し直さない)。
+- ノートブックを実行するカーネルとの通信を CurveZMQ で暗号化する (``hooks/jupyter/`` の nbconvert の設定
+  ``KernelManager.transport_encryption``)。暗号化しないと、カーネル (ipykernel) が起動のたびに
+  "Kernel is running over TCP without encryption" と警告する。
 """
 
 from __future__ import annotations
 
 import html as html_lib
+import os
 import re
 import shutil
 from pathlib import Path
@@ -23,6 +27,7 @@ from mkdocs.structure.files import File
 from pymdownx.slugs import slugify
 
 NOTEBOOK_DIR = "notebooks/"
+JUPYTER_CONFIG_DIR = Path(__file__).resolve().parent / "jupyter"
 _slugify = slugify(case="lower")
 
 _NBCONVERT_MATHJAX = re.compile(r"<!-- Load mathjax -->.*?<!-- End of mathjax configuration -->", re.S)
@@ -32,6 +37,10 @@ _TAG = re.compile(r"<[^>]+>")
 
 
 def on_config(config):
+    # nbconvert はこの環境変数のディレクトリの設定を、ユーザーの設定より優先して読む。
+    paths = [p for p in os.environ.get("JUPYTER_CONFIG_PATH", "").split(os.pathsep) if p]
+    if str(JUPYTER_CONFIG_DIR) not in paths:
+        os.environ["JUPYTER_CONFIG_PATH"] = os.pathsep.join([str(JUPYTER_CONFIG_DIR), *paths])
     plugin = config.plugins.get("mkdocs-jupyter")
     if plugin is None or not plugin.config["cache"]:
         return config

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# 仮想環境 .venv を作り、pyproject.toml に書かれた依存をすべて入れる (何度実行してもよい)。
-#   scripts/setup.sh            ライブラリ・サイト・テストの Python パッケージ (extras: docs, test)
+# 仮想環境 .venv を作り、requirements.lock に固定した版のパッケージを入れる (何度実行してもよい)。
+#   scripts/setup.sh            ライブラリ・サイト・テストの Python パッケージ (pyproject.toml の extras docs, test)
 #   scripts/setup.sh --test     さらにブラウザテスト用の Chromium と日本語フォント (apt)
+# pyproject.toml は版の範囲、requirements.lock はそれを解いた正確な版 (README「依存の固定」で作り直す)。
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-extras="docs,test"
 want_browser=0
 [ "${1:-}" = "--test" ] && want_browser=1
 
@@ -15,7 +15,7 @@ if [ ! -x .venv/bin/python ]; then
   "$python" -m venv .venv
 fi
 
-# pyproject.toml が変わったときだけ pip を走らせる。
+# requirements.lock か pyproject.toml が変わったときだけ pip を走らせる。
 pip_log=$(mktemp)
 pip() {
   # pip の出力はログに取り、失敗したときだけ (無関係な find-links の警告を除いて) 表示する。
@@ -25,13 +25,37 @@ pip() {
     exit 1
   fi
 }
-stamp=".venv/.installed-$(cat pyproject.toml | sha256sum | cut -c1-16)"
+stamp=".venv/.installed-$(cat requirements.lock pyproject.toml | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
-  echo "==> installing packages into .venv (extras: $extras)"
-  # torch は CPU 版 2.13.0 を先に入れる (pyproject.toml でも固定している)。
-  pip install --quiet "torch==2.13.0"
-  pip install --quiet -e ".[$extras]"
+  echo "==> installing the locked packages into .venv (requirements.lock)"
+  # torch は CPU 版 2.13.0+cpu (ロックに CUDA のパッケージ nvidia-* は入っていない)。
+  pip install --quiet -r requirements.lock
+  pip install --quiet --no-deps -e .
   pip check
+  # ロックが pyproject.toml の範囲 (extras docs, test を含む) を満たすか確かめる。
+  .venv/bin/python - <<'PY'
+import sys
+from importlib.metadata import PackageNotFoundError, requires, version
+
+from packaging.requirements import Requirement
+
+problems = []
+for text in requires("gen-lib"):
+    requirement = Requirement(text)
+    extras = ("", "docs", "test")
+    if requirement.marker and not any(requirement.marker.evaluate({"extra": e}) for e in extras):
+        continue
+    try:
+        installed = version(requirement.name)
+    except PackageNotFoundError:
+        problems.append(f"{requirement.name} is not installed")
+        continue
+    if not requirement.specifier.contains(installed, prereleases=True):
+        problems.append(f"{requirement.name}=={installed} does not satisfy {requirement}")
+if problems:
+    sys.exit("error: requirements.lock does not match pyproject.toml (refresh it, see README):\n  "
+             + "\n  ".join(problems))
+PY
   .venv/bin/python -c "import torch, gen_lib, mkdocs; print('torch', torch.__version__)"
   rm -f .venv/.installed-*
   touch "$stamp"

@@ -1,4 +1,9 @@
-"""テスト共通の道具: サイトを一度だけ strict ビルドし、ローカルの HTTP サーバーで配信する。"""
+"""テスト共通の道具: サイトを一度だけ strict ビルドし、ローカルの HTTP サーバーで配信する。
+
+テストの層 (pyproject.toml の markers): サイトをビルドするテスト (``site`` フィクスチャを使うもの) に ``site``、
+Chromium を使うテスト (test_browser.py の ``browser`` フィクスチャを使うもの) に ``browser`` を自動で付ける。
+``-m "not site and not browser"`` でライブラリのテストだけを走らせられる。
+"""
 
 from __future__ import annotations
 
@@ -17,6 +22,14 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 MKDOCS = [sys.executable, "-m", "mkdocs"]
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "site" in item.fixturenames:
+            item.add_marker(pytest.mark.site)
+        if "browser" in item.fixturenames:
+            item.add_marker(pytest.mark.browser)
 
 
 def page_sources() -> list[str]:

@@ -11,7 +11,7 @@ from gen_lib.score_based.annealed_langevin import annealed_langevin_sample
 from gen_lib.score_based.langevin import langevin_failure_setting, langevin_sample
 from gen_lib.metrics.mode_weights import mode_weight_error
 from gen_lib.score_based.ncsn import exact_noise_conditional_score, geometric_noise_levels
-from gen_lib.experiments.ch2_ncsn import N_STEPS_EACH, STEP_SIZE, noise_levels
+from gen_lib.experiments.ch2_ncsn import SamplerSettings, noise_levels
 
 
 def linear_score(mean: float, var: float):
@@ -21,6 +21,7 @@ def linear_score(mean: float, var: float):
 
 # ---- モードの重み: ランジュバン法は失敗し、焼きなましは直す ---------------------------------------
 
+@pytest.mark.equation("eq:annealed-langevin")
 def test_annealed_langevin_recovers_the_mode_weights_where_plain_langevin_fails():
     """離れた 2 峰 (重み 0.2 / 0.8)、同じ初期値・同じ総ステップ数 L T で、厳密なスコアを使って比べる。
 
@@ -29,11 +30,11 @@ def test_annealed_langevin_recovers_the_mode_weights_where_plain_langevin_fails(
     """
     setting = langevin_failure_setting(400, seed=3)
     mixture = setting.mixture
-    sigmas = noise_levels()
-    n_steps = len(sigmas) * N_STEPS_EACH
+    sigmas, sampler = noise_levels(), SamplerSettings()
+    n_steps = len(sigmas) * sampler.n_steps_each
     plain = langevin_sample(mixture.score, setting.x0, setting.step_size, n_steps, seed=setting.seed)
     annealed = annealed_langevin_sample(exact_noise_conditional_score(mixture), setting.x0, sigmas,
-                                        STEP_SIZE, N_STEPS_EACH, seed=setting.seed)
+                                        sampler.step_size, sampler.n_steps_each, seed=setting.seed)
     assert mode_weight_error(mixture, plain) > 0.2
     assert mode_weight_error(mixture, annealed) < 0.06
     # 焼きなましのサンプルはモードの近くにある (各点の最も近い平均までの距離の 2 乗の平均 ≈ d = 2)
@@ -43,6 +44,7 @@ def test_annealed_langevin_recovers_the_mode_weights_where_plain_langevin_fails(
 
 # ---- 1 次元のガウス分布: 連鎖は線形なので平均と分散が厳密に追える ---------------------------------
 
+@pytest.mark.equation("eq:annealed-langevin")
 def test_gaussian_chain_moments_match_the_exact_recursion():
     """スコアが線形 -(x-m)/v_i なら 1 ステップは x' = a x + b + √α z (a = 1 - α/2v_i, b = α m/2v_i)。
 
@@ -68,6 +70,7 @@ def test_gaussian_chain_moments_match_the_exact_recursion():
     assert abs(mu - m) < 1e-3 and abs(V / target - 1) < 0.03
 
 
+@pytest.mark.equation("eq:annealed-langevin")
 def test_step_sizes_follow_algorithm_1():
     """同じ乱数を引き直して α_i = ε σ_i²/σ_L² の更新を手で繰り返した結果と一致する。"""
     sigmas = np.array([2.0, 1.0, 0.5])

@@ -54,7 +54,9 @@ def test_real_experiment_closure_includes_validation():
     assert "gen_lib.figures" not in closure
 
 
-def test_computes_once_per_key_and_drops_only_older_versions_of_the_same_name(tmp_path, monkeypatch):
+def test_computes_once_per_key_and_drops_only_older_versions_of_the_same_settings(tmp_path, monkeypatch):
+    """同じ鍵なら計算しない。ソースが変われば計算し直して同じ名前・同じ設定の古い版だけを消し、
+    別の設定 (実験の variants) と別の名前の結果は残す。"""
     monkeypatch.setenv("GEN_LIB_MODEL_CACHE", str(tmp_path))
     calls = []
 
@@ -68,8 +70,11 @@ def test_computes_once_per_key_and_drops_only_older_versions_of_the_same_name(tm
     assert len(calls) == 1 and again == first
     cache.cached("other", {"steps": 10}, compute, depends_on=__name__)
     cache.cached("toy", {"steps": 11}, compute, depends_on=__name__)
-    assert len(calls) == 3
-    assert len(list(tmp_path.glob("toy-*.pkl"))) == 1  # 古い版は消える
+    assert len(calls) == 3 and len(list(tmp_path.glob("toy-*.pkl"))) == 2  # 別の設定は残る
+    monkeypatch.setattr(cache, "source_digest", lambda modules: "edited source")  # ソースが変わった
+    cache.cached("toy", {"steps": 10}, compute, depends_on=__name__)
+    assert len(calls) == 4
+    assert len(list(tmp_path.glob("toy-*.pkl"))) == 2  # steps=10 の古い版だけが消えた
     assert len(list(tmp_path.glob("other-*.pkl"))) == 1  # 別の名前は残る
 
 

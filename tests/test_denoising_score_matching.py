@@ -55,6 +55,7 @@ def models(d=2, seed=0):
 
 # ---- 損失そのもの -----------------------------------------------------------------------------------
 
+@pytest.mark.equation("eq:conditional-score", "eq:dsm")
 def test_loss_is_half_squared_error_to_the_conditional_score():
     model = scaled_mlp(3, 8, 2.0, seed=1)
     x = np.random.default_rng(0).normal(size=(50, 3))
@@ -67,6 +68,7 @@ def test_loss_is_half_squared_error_to_the_conditional_score():
     assert denoising_score_matching_loss(model, x, sigma, generator=11).item() == pytest.approx(expected, rel=1e-12)
 
 
+@pytest.mark.equation("eq:ncsn-weighted-term")
 def test_sigma_squared_weighting_is_left_to_the_caller():
     """σ² ℓ_DSM = ½‖σ s_θ(x̃) + ε‖² の平均 (NCSN の λ(σ) = σ²)。"""
     model = scaled_mlp(2, 8, 1.0, seed=2)
@@ -119,6 +121,7 @@ def closed_form_esm_noisy(a, b, sigma):
 
 
 @pytest.mark.parametrize("sigma", [0.1, 0.5, 2.0])
+@pytest.mark.equation("eq:dsm-identity")
 def test_closed_form_gap_is_the_same_constant_for_every_linear_model(sigma):
     rng = np.random.default_rng(0)
     d = len(MU)
@@ -128,6 +131,7 @@ def test_closed_form_gap_is_the_same_constant_for_every_linear_model(sigma):
     np.testing.assert_allclose(gaps, constant, rtol=1e-10)
 
 
+@pytest.mark.equation("eq:dsm")
 def test_monte_carlo_loss_matches_gaussian_closed_form():
     rng = np.random.default_rng(2)
     x = rng.multivariate_normal(MU, SIGMA, size=100_000)
@@ -164,6 +168,7 @@ def paired_z_scores(outputs, target, exact):
     return np.array(z)
 
 
+@pytest.mark.equation("eq:esm-noisy", "eq:dsm-identity")
 def test_dsm_minus_noisy_esm_is_the_same_constant_for_every_model():
     mixture, sigma, seed = asymmetric_mixture(), 0.4, 21
     noisy = noised(mixture, sigma)
@@ -191,6 +196,7 @@ def test_dsm_minus_noisy_esm_is_the_same_constant_for_every_model():
 
 @pytest.mark.parametrize("mixture", [asymmetric_mixture(), ring_of_gaussians()], ids=["asymmetric", "ring"])
 @pytest.mark.parametrize("sigma", [0.05, 0.5, 2.0])
+@pytest.mark.equation("eq:tweedie", "eq:mixture-posterior-mean")
 def test_tweedie_with_exact_score_equals_exact_posterior_mean(mixture, sigma):
     rng = np.random.default_rng(4)
     x_noisy = mixture.sample(500, seed=rng) + sigma * rng.standard_normal((500, 2))
@@ -198,6 +204,7 @@ def test_tweedie_with_exact_score_equals_exact_posterior_mean(mixture, sigma):
     np.testing.assert_allclose(tweedie, mixture_posterior_mean(mixture, x_noisy, sigma), rtol=0, atol=1e-12)
 
 
+@pytest.mark.equation("eq:mixture-posterior-mean")
 def test_posterior_mean_matches_brute_force_quadrature():
     """E[x | x̃] = ∫ x p(x) N(x̃; x, σ²I) dx / ∫ p(x) N(x̃; x, σ²I) dx を格子上で直接計算する。"""
     mixture, sigma = asymmetric_mixture(), 0.5
@@ -212,6 +219,7 @@ def test_posterior_mean_matches_brute_force_quadrature():
     np.testing.assert_allclose(mixture_posterior_mean(mixture, x_noisy, sigma), expected, atol=1e-8)
 
 
+@pytest.mark.equation("eq:tweedie")
 def test_tweedie_denoiser_has_lower_error_than_the_noisy_points():
     """事後平均は二乗誤差を最小にする推定: ノイズ入りの点そのものより、縮めた点より誤差が小さい。"""
     mixture, sigma = ring_of_gaussians(), 0.5

@@ -25,6 +25,7 @@ def gaussian_1d(n_points, low=-10.0, high=10.0):
 
 # ---- 分配関数: 数値積分と厳密値 ------------------------------------------------------------
 
+@pytest.mark.equation("eq:gaussian-partition")
 def test_gaussian_log_partition_closed_form_matches_textbook_values():
     # 1 次元: Z = sqrt(2π) σ。2 次元: Z = 2π sqrt(det Σ)。
     assert gaussian_log_partition(LAM_1D) == pytest.approx(math.log(math.sqrt(2 * math.pi) * SIGMA_1D), abs=1e-14)
@@ -32,6 +33,7 @@ def test_gaussian_log_partition_closed_form_matches_textbook_values():
         math.log(2 * math.pi * math.sqrt(np.linalg.det(COV_2D))), abs=1e-14)
 
 
+@pytest.mark.equation("eq:partition-quadrature", "eq:gaussian-partition")
 def test_log_partition_1d_quadrature_matches_closed_form():
     # 箱 [-10, 10] は平均から 11.9σ 以上: 箱の外の質量は 1e-32 程度。
     # 台形則の誤差はポアソンの和公式から 2 exp(-2π²σ²/h²)、h = 0.1 では exp(-1263) で 0。
@@ -39,6 +41,7 @@ def test_log_partition_1d_quadrature_matches_closed_form():
     assert gaussian_1d(201) == pytest.approx(gaussian_log_partition(LAM_1D), abs=1e-12)
 
 
+@pytest.mark.equation("eq:partition-quadrature")
 def test_trapezoid_error_follows_poisson_summation():
     # 間隔 h の台形則でガウス関数を(実質無限の範囲で)積分すると、ポアソンの和公式より
     # Σ_j h γ(x_j) = Z [1 + 2 Σ_k exp(-2π²k²σ²/h²) cos(2πk(μ - x_0)/h)]。粗い格子で確かめる。
@@ -52,6 +55,7 @@ def test_trapezoid_error_follows_poisson_summation():
     assert error == pytest.approx(math.log(factor), rel=1e-6)
 
 
+@pytest.mark.equation("eq:partition-quadrature", "eq:gaussian-partition")
 def test_log_partition_2d_quadrature_matches_closed_form():
     # 範囲 [-8, 8]^2 は各軸で 8σ 以上 (箱の外の質量 < 1e-14)、h = 0.1 で台形則の誤差は無視できる。
     grid = make_grid([-8.0, -8.0], [8.0, 8.0], 161)
@@ -60,6 +64,7 @@ def test_log_partition_2d_quadrature_matches_closed_form():
 
 
 @pytest.mark.parametrize("dim", [1, 2])
+@pytest.mark.equation("eq:partition-quadrature")
 def test_quadrature_error_decreases_with_grid_size(dim):
     mean, lam = (MU_1D, LAM_1D) if dim == 1 else (MU_2D, LAM_2D)
     energy = partial(quadratic_energy, mean=mean, precision=lam)
@@ -72,6 +77,7 @@ def test_quadrature_error_decreases_with_grid_size(dim):
     assert errors[-1] < 1e-12
 
 
+@pytest.mark.equation("eq:partition-quadrature")
 def test_log_partition_is_stable_for_large_energies():
     # exp(-f) が倍精度でアンダーフローする (f ~ 1e4) ような定数を足しても log Z はずれない。
     grid = make_grid([-8.0], [8.0], 201)
@@ -83,6 +89,7 @@ def test_log_partition_is_stable_for_large_energies():
 
 # ---- 正規化した密度 --------------------------------------------------------------------------
 
+@pytest.mark.equation("eq:partition-function")
 def test_normalized_density_integrates_to_one_with_an_independent_rule():
     # 台形則の格子で log Z を求め、密度 exp(-f - log Z) を別の規則 (細かい中点則) で積分する。
     f = partial(double_well_energy, height=2.0, center=1.0)
@@ -92,6 +99,7 @@ def test_normalized_density_integrates_to_one_with_an_independent_rule():
     assert np.sum(np.exp(-f(midpoints) - log_z)) * h == pytest.approx(1.0, abs=1e-8)
 
 
+@pytest.mark.equation("eq:partition-function")
 def test_normalized_density_can_exceed_one():
     # 分配関数は積分を 1 にするのであって、密度の値を [0, 1] に収めるのではない。
     grid = make_grid([-1.0], [1.0], 401)
@@ -101,6 +109,7 @@ def test_normalized_density_can_exceed_one():
     assert np.sum(q * np.exp(grid.log_weights)) == pytest.approx(1.0, abs=1e-12)
 
 
+@pytest.mark.equation("eq:ebm")
 def test_low_energy_means_high_probability():
     grid = make_grid([-3.0], [3.0], 301)
     f = partial(double_well_energy, height=2.0, center=1.0)
@@ -111,6 +120,7 @@ def test_low_energy_means_high_probability():
 
 # ---- 専門家の積 -----------------------------------------------------------------------------
 
+@pytest.mark.equation("eq:product-of-experts", "eq:poe-normalizer")
 def test_product_of_experts_sum_of_energies_equals_normalized_product():
     grid = make_grid([-3.0, -3.0], [3.0, 3.0], 81)
     f1 = partial(double_well_energy, height=2.0, center=1.0)
@@ -126,6 +136,7 @@ def test_product_of_experts_sum_of_energies_equals_normalized_product():
         log_partition_on_grid(f1, grid) + log_partition_on_grid(f2, grid) + math.log(integral), abs=1e-12)
 
 
+@pytest.mark.equation("eq:gaussian-product")
 def test_gaussian_times_gaussian_has_added_precisions():
     mu1, lam1 = np.array([0.5, -0.3]), LAM_2D
     mu2, lam2 = np.array([-0.4, 0.6]), np.array([[2.0, -0.5], [-0.5, 1.5]])
@@ -145,6 +156,7 @@ def test_gaussian_times_gaussian_has_added_precisions():
 
 # ---- 分配関数の微分: ∂ log Z / ∂θ = -E_q[∂f/∂θ] ------------------------------------------
 
+@pytest.mark.equation("eq:log-partition-gradient")
 def test_log_partition_derivative_is_minus_expected_energy_derivative():
     # θ = λ (1 次元の精度)。f = ½ λ (x-μ)^2、∂f/∂λ = ½ (x-μ)^2、厳密には ∂ log Z/∂λ = -1/(2λ)。
     grid = make_grid([-10.0], [10.0], 401)
@@ -162,6 +174,7 @@ def test_log_partition_derivative_is_minus_expected_energy_derivative():
 
 # ---- 多項式エネルギー ------------------------------------------------------------------------
 
+@pytest.mark.equation("eq:linear-energy")
 def test_polynomial_features_are_monomials():
     model = PolynomialEnergy(dim=2, degree=3, scale=2.0)
     assert model.n_features == 9  # 次数 1, 2, 3 の単項式 2 + 3 + 4 個

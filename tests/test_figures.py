@@ -11,9 +11,9 @@ from conftest import ROOT
 from gen_lib.figures import all_figures, figure
 from gen_lib.core.plotting import figure_to_svg, new_figure
 
-spec = importlib.util.spec_from_file_location("figures_hook", ROOT / "hooks" / "figures.py")
-figures_hook = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(figures_hook)
+spec = importlib.util.spec_from_file_location("build_workers", ROOT / "hooks" / "build_workers.py")
+build_workers = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(build_workers)
 
 
 def test_every_figure_is_identical_to_the_built_one(site):
@@ -56,11 +56,11 @@ def test_figure_names_are_checked():
         figure("Bad Name.png")
 
 
-def test_render_names_the_failing_figure():
-    from mkdocs.exceptions import PluginError
+def _broken_figure(seed=0):
+    raise KeyError("boom")
 
-    def broken(seed=0):
-        raise RuntimeError("boom")
 
-    with pytest.raises(PluginError, match=r"figure 'broken\.svg' .*broken.*RuntimeError: boom"):
-        figures_hook.render("broken.svg", broken)
+def test_worker_returns_the_error_type_and_message():
+    """ワーカーの失敗は型とメッセージを持つ RuntimeError で親に届く (親が図の名前を付けて止める)。"""
+    with pytest.raises(RuntimeError, match=r"^KeyError: 'boom'$"):
+        build_workers.render_figure(__name__, "_broken_figure")

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from gen_lib.generative.gan import (Discriminator, Generator, discriminator_loss, generator_loss, jensen_shannon,
-                         optimal_discriminator, optimal_value, sample, train_gan, value_function)
+from gen_lib.generative.gan import (Discriminator, Generator, discriminator_loss, generator_loss,
+                                   jensen_shannon, optimal_discriminator, optimal_value, sample, train_gan,
+                                   value_function)
 from gen_lib.distributions.gaussian_mixture import ring_of_gaussians
 
 GRID = np.linspace(-10.0, 10.0, 4001)
@@ -24,6 +25,7 @@ P = 0.5 * normal_pdf(GRID, -1.5, 0.5) + 0.5 * normal_pdf(GRID, 1.5, 0.5)
 Q = normal_pdf(GRID, 0.5, 1.0)
 
 
+@pytest.mark.equation("eq:optimal-discriminator")
 def test_optimal_discriminator_maximises_v_pointwise_by_brute_force():
     # 各点で a log y + b log(1 - y) を y の細かい格子で総当たりに最大化し、D* = a / (a + b) と比べる
     x = np.linspace(-3, 3, 61)
@@ -34,6 +36,7 @@ def test_optimal_discriminator_maximises_v_pointwise_by_brute_force():
     np.testing.assert_allclose(optimal_discriminator(a, b), brute, atol=2e-5)
 
 
+@pytest.mark.equation("eq:gan-value", "eq:optimal-discriminator")
 def test_perturbing_the_optimal_discriminator_lowers_v():
     d_star = optimal_discriminator(P, Q)
     v_star = value_function(P, Q, d_star, DX)
@@ -46,6 +49,7 @@ def test_perturbing_the_optimal_discriminator_lowers_v():
     assert value_function(P, Q, np.full_like(P, 0.5), DX) == pytest.approx(-math.log(4), abs=1e-12)
 
 
+@pytest.mark.equation("eq:gan-js")
 def test_value_at_optimum_equals_minus_log4_plus_twice_js():
     v_star = value_function(P, Q, optimal_discriminator(P, Q), DX)
     assert v_star == pytest.approx(optimal_value(P, Q, DX), abs=1e-10)
@@ -54,6 +58,7 @@ def test_value_at_optimum_equals_minus_log4_plus_twice_js():
     assert optimal_value(P, P, DX) == pytest.approx(-math.log(4), abs=1e-12)
 
 
+@pytest.mark.equation("eq:js")
 def test_jensen_shannon_matches_monte_carlo():
     # JS = ½ E_p[log(2p/(p+q))] + ½ E_q[log(2q/(p+q))] を p, q からのサンプルで (格子を使わずに) 推定する
     rng = np.random.default_rng(1)
@@ -71,6 +76,7 @@ def test_jensen_shannon_matches_monte_carlo():
     assert jensen_shannon(P, Q, DX) == pytest.approx(mc, abs=0.005)
 
 
+@pytest.mark.equation("eq:js")
 def test_jensen_shannon_bounds():
     assert jensen_shannon(P, P, DX) == 0.0
     js = jensen_shannon(P, Q, DX)
@@ -92,6 +98,7 @@ def test_jensen_shannon_bounds():
     assert all(a > b for a, b in zip(values, values[1:]))
 
 
+@pytest.mark.equation("eq:gan-value", "eq:saturating-gradient", "eq:non-saturating-loss")
 def test_losses_match_their_formulas_and_gradients():
     a_real = torch.tensor([2.0, -0.5, 0.3], dtype=torch.float64)
     a_fake = torch.tensor([-3.0, 0.1], dtype=torch.float64)
@@ -127,10 +134,10 @@ def test_training_is_deterministic_and_leaves_global_rng_alone():
 
 def test_training_reduces_the_energy_distance():
     data = ring_of_gaussians().sample(2000, seed=0)
-    generator, history = train_gan(data, steps=500, checkpoint_every=250, n_eval=300, seed=0)
+    model, history = train_gan(data, steps=500, checkpoint_every=250, n_eval=300, seed=0)
     assert history.checkpoints == [0, 250, 500]
     assert history.distances[-1] < 0.3 * history.distances[0]
-    x = sample(generator, 200, seed=0)
+    x = sample(model, 200, seed=0)
     assert x.shape == (200, 2) and x.dtype == np.float64
 
 
@@ -172,3 +179,23 @@ def test_bad_inputs_raise():
         jensen_shannon(np.array([-1.0, 2.0]), np.array([0.5, 0.5]), 1.0)
     with pytest.raises(ValueError, match=r"in \[0, 1\]"):
         value_function(P, Q, np.full_like(P, 1.5), DX)
+
+
+def test_numbers_quoted_on_the_page():
+    # docs/ch1/implicit.md の「2 次元の例」に書いた数値が、既定の設定の学習結果と一致すること
+    from gen_lib.experiments.ch1_implicit import gan_training
+
+    r = gan_training()
+    step = {int(s): i for i, s in enumerate(r["checkpoints"])}
+    assert r["covered"][step[200]] == 1 and round(r["high_quality"][step[200]], 2) == 0.04
+    early = [step[s] for s in range(50, 301, 50)]
+    assert list(r["covered"][early]) == [3, 2, 3, 1, 3, 2]
+    assert round(r["distances"][early].min(), 2) == 0.58 and round(r["distances"][early].max(), 2) == 1.43
+    assert r["covered"][step[500]] == 3 and np.all(r["covered"][step[600]:] == 8)
+    assert round(r["high_quality"][-1], 2) == 0.67 and round(r["distances"][-1], 3) == 0.045
+    floor = r["noise_floor"].mean()
+    assert round(floor, 3) == 0.009 and round(r["distances"][-1] / floor) == 5
+    counts = r["mode_counts"][-1]  # モード 3 は (-√2, √2)、モード 6 は (0, -2)
+    assert (counts.min(), counts.argmin(), counts.max(), counts.argmax()) == (24, 3, 86, 6)
+    assert round(r["discriminator_loss"][-100:].mean(), 2) == 1.16
+    assert round(r["generator_loss"][-100:].mean(), 2) == 0.96

@@ -35,6 +35,7 @@ def mixture_moments(mixture: GaussianMixture):
 
 # ---- 対数密度 ---------------------------------------------------------------------------
 
+@pytest.mark.equation("eq:gaussian-density")
 def test_single_isotropic_gaussian_matches_textbook_formula():
     mu, std, d = np.array([[0.5, -1.0, 2.0]]), 0.7, 3
     mixture = isotropic_mixture(mu, std)
@@ -44,6 +45,7 @@ def test_single_isotropic_gaussian_matches_textbook_formula():
 
 
 @pytest.mark.parametrize("name", MIXTURES)
+@pytest.mark.equation("eq:gaussian-density", "eq:gaussian-mixture")
 def test_log_prob_matches_direct_sum_of_densities(name):
     mixture = MIXTURES[name]()
     x = np.random.default_rng(1).uniform(-2.5, 2.5, size=(200, 2))
@@ -58,6 +60,7 @@ def test_log_prob_torch_agrees_with_numpy(name):
     np.testing.assert_allclose(got, mixture.log_prob(x), rtol=1e-10, atol=1e-10)
 
 
+@pytest.mark.equation("eq:mixture-logsumexp")
 def test_log_prob_is_stable_far_from_every_mode():
     # 直接 exp を足すと 0 になる場所でも logsumexp なら有限で、最も近い成分の対数密度に一致する。
     mixture = isotropic_mixture([[0.0, 0.0], [1.0, 0.0]], std=0.1)
@@ -67,6 +70,7 @@ def test_log_prob_is_stable_far_from_every_mode():
 
 
 @pytest.mark.parametrize("name, lim", [("ring", 3.5), ("asymmetric", 5.0)])
+@pytest.mark.equation("eq:gaussian-mixture")
 def test_density_integrates_to_one_on_a_grid(name, lim):
     mixture = MIXTURES[name]()
     xs = np.linspace(-lim, lim, 401)
@@ -79,6 +83,7 @@ def test_density_integrates_to_one_on_a_grid(name, lim):
 # ---- スコアと事後確率 -------------------------------------------------------------------------
 
 @pytest.mark.parametrize("name", MIXTURES)
+@pytest.mark.equation("eq:mixture-score")
 def test_score_equals_autograd_of_log_prob_torch(name):
     mixture = MIXTURES[name]()
     x = torch.as_tensor(np.random.default_rng(3).normal(size=(64, 2)) * 1.5, dtype=torch.float64)
@@ -87,6 +92,7 @@ def test_score_equals_autograd_of_log_prob_torch(name):
     np.testing.assert_allclose(mixture.score(x.detach().numpy()), grad.numpy(), rtol=1e-8, atol=1e-10)
 
 
+@pytest.mark.equation("eq:mixture-score")
 def test_responsibilities_are_posterior_probabilities():
     mixture = asymmetric_mixture()
     x = np.random.default_rng(4).normal(size=(30, 2))
@@ -99,6 +105,7 @@ def test_responsibilities_are_posterior_probabilities():
 # ---- サンプリング ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("name", MIXTURES)
+@pytest.mark.equation("eq:gaussian-mixture")
 def test_sample_moments_match_mixture_moments(name):
     mixture = MIXTURES[name]()
     n = 100_000
@@ -113,6 +120,7 @@ def test_sample_moments_match_mixture_moments(name):
     np.testing.assert_array_less(np.abs(products.mean(axis=0) - cov), 5 * stderr)
 
 
+@pytest.mark.equation("eq:gaussian-mixture")
 def test_sample_label_frequencies_match_weights():
     mixture = asymmetric_mixture()
     n = 50_000
@@ -237,3 +245,15 @@ def test_ring_of_gaussians_rejects_bad_parameters(kwargs, match):
 def test_isotropic_mixture_rejects_bad_parameters(means, std, weights, match):
     with pytest.raises(ValueError, match=match):
         isotropic_mixture(means, std, weights)
+
+
+@pytest.mark.parametrize("scale, noise_std, match", [
+    (-0.5, 1.0, "scale must be a finite number >= 0"),
+    (float("inf"), 1.0, "scale must be a finite number >= 0"),
+    (1.0, float("nan"), "noise_std must be a finite number >= 0"),
+    (1.0, "1", "noise_std must be a finite number >= 0"),
+    (True, 1.0, "scale must be a finite number >= 0"),
+])
+def test_noised_rejects_bad_parameters(scale, noise_std, match):
+    with pytest.raises(ValueError, match=match):
+        ring_of_gaussians().noised(scale, noise_std)

@@ -17,6 +17,7 @@ def gaussian_score(mean, covariance):
     return lambda x: -(x - mean) @ precision.T
 
 
+@pytest.mark.equation("eq:langevin-stationary-covariance")
 def test_stationary_covariance_solves_the_discrete_lyapunov_equation():
     # 独立な計算: C = A C A^T + εI を vec で解く (I - A⊗A) vec C = ε vec I
     cov = np.array([[1.0, 0.6], [0.6, 0.5]])
@@ -27,6 +28,7 @@ def test_stationary_covariance_solves_the_discrete_lyapunov_equation():
                                    rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.equation("eq:langevin-stationary-variance", "eq:langevin-stationary-covariance")
 def test_stationary_variance_one_dimensional_closed_form_and_small_step_limit():
     # 1 次元: σ² / (1 - ε / 4σ²)、ε → 0 で σ² に近づく
     for sigma2, eps in [(1.0, 0.4), (2.5, 0.1), (0.0225, 0.05)]:
@@ -36,6 +38,7 @@ def test_stationary_variance_one_dimensional_closed_form_and_small_step_limit():
     np.testing.assert_allclose(ula_gaussian_stationary_covariance(cov, 1e-9), cov, rtol=1e-7)
 
 
+@pytest.mark.equation("eq:langevin-update", "eq:langevin-stationary-variance")
 def test_one_dimensional_chain_reaches_the_biased_stationary_variance():
     # 目標 N(1, 1)、ε = 0.4: 定常分散は 1 / (1 - 0.1) = 1.111... (σ² = 1 ではない)。平均は偏らない
     n = 20000
@@ -47,6 +50,7 @@ def test_one_dimensional_chain_reaches_the_biased_stationary_variance():
     assert abs(x.var() - 1.0) > 6 * standard_error  # 偏りは誤差よりずっと大きい: 検定は鋭い
 
 
+@pytest.mark.equation("eq:langevin-update", "eq:langevin-stationary-covariance")
 def test_two_dimensional_chain_with_small_step_matches_target_mean_and_covariance():
     mean = np.array([1.0, -2.0])
     cov = np.array([[1.0, 0.6], [0.6, 0.5]])
@@ -72,6 +76,7 @@ def test_determinism_and_seed():
     np.testing.assert_array_equal(x0, uniform_box(50, -3.0, 3.0, seed=0))  # 初期値は書き換えない
 
 
+@pytest.mark.equation("eq:langevin-update")
 def test_one_step_is_the_update_formula():
     # x_1 = x_0 + (ε/2) s(x_0) + √ε z_0 を、同じ乱数で手計算と比べる
     score = gaussian_score([0.5], [[2.0]])
@@ -149,6 +154,7 @@ def test_uniform_box():
         uniform_box(10, -1.0, 1.0, dim=0)
 
 
+@pytest.mark.equation("eq:separated-modes")
 def test_failure_setting_is_fixed_and_reproducible():
     mixture = separated_modes_mixture()
     assert isinstance(mixture, GaussianMixture)

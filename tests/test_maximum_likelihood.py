@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 import torch
 
-from gen_lib.generative.energy_model import PolynomialEnergy, log_partition_on_grid
 from gen_lib.core.grid import make_grid
-from gen_lib.figures.ch1_learning import curve_sampler
-from gen_lib.generative.maximum_likelihood import three_mode_mixture, training_setup
+from gen_lib.experiments.ch1_learning import curve_sampler
+from gen_lib.generative.energy_model import PolynomialEnergy, log_partition_on_grid
 from gen_lib.generative.maximum_likelihood import (average_log_likelihood, ebm_log_likelihood, fit_ebm,
-                                        log_likelihood_gradient, model_weights)
+                                                   log_likelihood_gradient, model_weights, three_mode_mixture,
+                                                   training_setup)
 
 
 @lru_cache(maxsize=1)
@@ -29,6 +29,7 @@ def random_theta(model, seed=1):
 
 # ---- 対数尤度の定義 --------------------------------------------------------------------------
 
+@pytest.mark.equation("eq:log-likelihood")
 def test_average_log_likelihood_is_log_of_product_over_n():
     mixture = three_mode_mixture()
     data = mixture.sample(20, seed=3)
@@ -37,6 +38,7 @@ def test_average_log_likelihood_is_log_of_product_over_n():
     assert average_log_likelihood(mixture.log_prob, data) == pytest.approx(math.log(product) / 20, rel=1e-12)
 
 
+@pytest.mark.equation("eq:ebm-log-likelihood")
 def test_ebm_log_likelihood_equals_mean_of_normalized_log_density():
     data, grid, model, _ = trained()
     theta = random_theta(model)
@@ -58,6 +60,7 @@ def torch_grid_log_likelihood(theta, model, data, grid):
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.equation("eq:ebm-gradient", "eq:ebm-grid-likelihood")
 def test_explicit_gradient_matches_autograd(seed):
     data, grid, model, _ = trained()
     theta = random_theta(model, seed)
@@ -69,6 +72,7 @@ def test_explicit_gradient_matches_autograd(seed):
                                rtol=0, atol=1e-10)
 
 
+@pytest.mark.equation("eq:log-partition-gradient")
 def test_log_partition_gradient_is_minus_model_expectation():
     # ∂ log Z/∂θ = -E_q[∂f/∂θ] = -E_q[φ(x)] (格子上の log Z を自動微分して比べる)
     data, grid, model, _ = trained()
@@ -88,6 +92,7 @@ def test_initial_model_is_uniform_on_the_box():
     assert result.history[0] == pytest.approx(-math.log(8.0 * 8.0), abs=1e-12)  # 一様分布 1/面積
 
 
+@pytest.mark.equation("eq:ebm-grid-likelihood")
 def test_training_increases_log_likelihood_and_reaches_the_family_optimum():
     data, grid, model, result = trained()
     history = result.history
@@ -108,6 +113,16 @@ def test_training_increases_log_likelihood_and_reaches_the_family_optimum():
     # 真の密度との差はモデル族 (4 次多項式) の限界による。差は 0.1 nat 未満。
     true_l = average_log_likelihood(three_mode_mixture().log_prob, data)
     assert 0 < true_l - history[-1] < 0.1
+
+
+def test_first_adam_step_follows_the_explicit_gradient():
+    # Adam の最初の更新は θ_1 = θ_0 + η g / (|g| + ε) ≈ η sign(g)。fit_ebm が自動微分で得る勾配の向きが
+    # 恒等式 ∇L = -E_data[φ] + E_q[φ] (log_likelihood_gradient) と一致することを確かめる。
+    data, grid, model, _ = trained()
+    g = log_likelihood_gradient(model, np.zeros(model.n_features), data, grid)
+    step = fit_ebm(model, data, grid, steps=1, learning_rate=0.3)
+    np.testing.assert_allclose(step.theta, 0.3 * g / (np.abs(g) + 1e-8), rtol=1e-12, atol=1e-15)
+    assert step.history[1] > step.history[0]
 
 
 def test_fit_is_deterministic():

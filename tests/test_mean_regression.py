@@ -12,6 +12,7 @@ C_GRID = np.linspace(-0.95, 0.95, 39)
 
 
 @pytest.mark.parametrize("weight", [0.5, 0.8])
+@pytest.mark.equation("eq:squared-error-decomposition")
 def test_squared_error_is_minimised_by_the_conditional_mean(weight):
     """a ↦ E[(y - a)² | c] を数値積分で計算し、最小点が E[y|c] になる (学習とは独立な確認)。"""
     target = TwoModeConditional(upper_weight=weight)
@@ -30,6 +31,7 @@ def trained(request):
     return target, train_mean_regressor(y, c, seed=0)
 
 
+@pytest.mark.equation("eq:two-mode-mean")
 def test_trained_regressor_approximates_conditional_mean(trained):
     """対称なら E[y|c] ≈ 0 (峰のあいだ)、w = 0.8 なら E[y|c] = 0.6 g(c)。"""
     target, regressor = trained

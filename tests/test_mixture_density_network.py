@@ -24,6 +24,7 @@ def trained(request):
     return target, train_mdn(y, c, seed=0)
 
 
+@pytest.mark.equation("eq:mdn")
 def test_log_prob_matches_torch_distributions():
     """logsumexp の式を torch.distributions.MixtureSameFamily と比べる (学習前の任意のパラメータで)。"""
     mdn = MixtureDensityNetwork(4, seed=3)
@@ -38,10 +39,12 @@ def test_log_prob_matches_torch_distributions():
 
 
 @pytest.mark.parametrize("c", C_VALUES)
+@pytest.mark.equation("eq:mdn")
 def test_untrained_mixture_density_integrates_to_one(c):
     assert integral_over_y(MixtureDensityNetwork(3, seed=1), c) == pytest.approx(1.0, abs=1e-6)
 
 
+@pytest.mark.equation("eq:mdn")
 def test_trained_mixture_density_integrates_to_one(trained):
     _, mdn = trained
     for c in C_VALUES:
@@ -68,6 +71,7 @@ def test_samples_hit_both_modes_in_the_right_proportions(trained):
     assert off_mode_fraction(target, y, c) < 0.02
 
 
+@pytest.mark.equation("eq:mdn")
 def test_sampling_follows_the_predicted_mixture():
     """サンプルの平均・分散が混合分布の E[y|c] = Σ π_k μ_k, Var = Σ π_k (σ_k² + μ_k²) - E² に合う。"""
     mdn = MixtureDensityNetwork(3, seed=4)

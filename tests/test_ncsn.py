@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -13,7 +14,7 @@ from gen_lib.score_based.denoising_score_matching import denoising_score_matchin
 from gen_lib.distributions.gaussian_mixture import asymmetric_mixture
 from gen_lib.score_based.langevin import langevin_sample, separated_modes_mixture
 from gen_lib.score_based.ncsn import (NoiseConditionalScoreNet, check_noise_levels, exact_noise_conditional_score,
-                          geometric_noise_levels, ncsn_loss, perturbed_mixture, train_ncsn)
+                                      geometric_noise_levels, ncsn_loss, train_ncsn)
 
 SIGMAS = geometric_noise_levels(3.0, 0.1, 4)
 
@@ -67,7 +68,8 @@ def test_check_noise_levels_accepts_one_level():
 
 # ---- p_σ とその厳密なスコア ---------------------------------------------------------------------
 
-def test_perturbed_mixture_density_matches_numerical_convolution():
+@pytest.mark.equation("eq:perturbed-density", "eq:perturbed-mixture")
+def test_noised_mixture_density_matches_numerical_convolution():
     """p_σ(x̃) = ∫ p(x) N(x̃; x, σ² I) dx を格子上の数値積分 (刻み 0.025 の中点則) で求めて比べる。"""
     mixture, sigma = asymmetric_mixture(), 0.5
     h = 0.025
@@ -75,11 +77,12 @@ def test_perturbed_mixture_density_matches_numerical_convolution():
     grid = np.stack(np.meshgrid(axis, axis), axis=-1).reshape(-1, 2)
     p = np.exp(mixture.log_prob(grid))
     x_tilde = np.array([[0.0, 0.0], [-1.5, 0.3], [1.0, -2.0], [2.5, 2.5]])
-    for point, log_p_sigma in zip(x_tilde, perturbed_mixture(mixture, sigma).log_prob(x_tilde)):
+    for point, log_p_sigma in zip(x_tilde, mixture.noised(1.0, sigma).log_prob(x_tilde)):
         kernel = np.exp(-np.sum((point - grid) ** 2, axis=1) / (2 * sigma**2)) / (2 * math.pi * sigma**2)
         assert math.log(np.sum(p * kernel) * h**2) == pytest.approx(log_p_sigma, abs=1e-6)
 
 
+@pytest.mark.equation("eq:tweedie")
 def test_exact_score_agrees_with_tweedie_posterior_mean():
     """Tweedie: ∇ log p_σ(x̃) = (E[x | x̃] - x̃)/σ²。E[x | x̃] はスコアを使わずに成分ごとに求める。"""
     mixture = asymmetric_mixture()
@@ -90,11 +93,11 @@ def test_exact_score_agrees_with_tweedie_posterior_mean():
                                    rtol=1e-9, atol=1e-9)
 
 
-def test_perturbed_mixture_bad_inputs():
+def test_exact_noise_conditional_score_bad_inputs():
     with pytest.raises(ValueError, match="GaussianMixture"):
-        perturbed_mixture("mixture", 1.0)
+        exact_noise_conditional_score("mixture")
     with pytest.raises(ValueError, match="sigma must be a positive"):
-        perturbed_mixture(asymmetric_mixture(), 0.0)
+        exact_noise_conditional_score(asymmetric_mixture())(np.zeros((3, 2)), 0.0)
     with pytest.raises(ValueError, match="GaussianMixture"):
         exact_noise_conditional_score(None)
     with pytest.raises(ValueError, match="sigma must be a positive"):
@@ -103,6 +106,7 @@ def test_perturbed_mixture_bad_inputs():
 
 # ---- モデル s_θ(x, σ) = g_θ(c(σ) x, log σ) / σ ---------------------------------------------------
 
+@pytest.mark.equation("eq:ncsn-model")
 def test_model_divides_by_sigma_and_scales_the_input():
     model = NoiseConditionalScoreNet(2, hidden=8, n_hidden_layers=2, seed=1, data_scale=3.0)
     x = torch.as_tensor(np.random.default_rng(0).normal(size=(7, 2)))
@@ -133,6 +137,7 @@ def test_model_bad_inputs():
 
 # ---- 目的関数 L(θ) = (1/L) Σ σ_i² ℓ_DSM(θ; σ_i) ----------------------------------------------------
 
+@pytest.mark.equation("eq:ncsn-loss", "eq:ncsn-weighted-term")
 def test_ncsn_loss_is_the_weighted_mean_of_dsm_losses():
     """同じ順にノイズ ε_i を引き直し、σ_i² · ½ mean‖s_θ(x + σ_i ε_i, σ_i) + ε_i/σ_i‖² の平均と比べる。"""
     model = NoiseConditionalScoreNet(2, hidden=16, n_hidden_layers=2, seed=3, data_scale=2.0)
@@ -153,6 +158,7 @@ def test_ncsn_loss_is_the_weighted_mean_of_dsm_losses():
     torch.testing.assert_close(got, again, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.equation("eq:ncsn-loss")
 def test_ncsn_loss_is_smallest_at_the_exact_score():
     """厳密なスコアを使うと、少しずらしたスコアより損失が小さい (同じノイズで比べる)。"""
     mixture = asymmetric_mixture()
@@ -238,7 +244,7 @@ def test_train_bad_inputs(change, match):
 # ---- 実験 (gen_lib.experiments.ch2_ncsn) -------------------------------------------------------------
 
 def test_trained_ncsn_is_cached(monkeypatch):
-    """2 回目は学習しない (load_or_train)。設定を変えれば学習し直す。"""
+    """2 回目は学習しない (実験の結果のキャッシュ)。設定を変えれば学習し直す。"""
     calls = []
     real = ncsn_experiment.train_ncsn
 
@@ -247,13 +253,13 @@ def test_trained_ncsn_is_cached(monkeypatch):
         return real(*args, **kwargs)
 
     monkeypatch.setattr(ncsn_experiment, "train_ncsn", counting)
-    small = dict(ncsn_experiment.NCSN_SETTINGS, n_data=100, steps=5, batch_size=8, hidden=4, n_hidden_layers=1)
+    small = ncsn_experiment.NcsnSettings(n_data=100, steps=5, batch_size=8, hidden=4, n_hidden_layers=1)
     model, history = ncsn_experiment.trained_ncsn(small)
     again, history_again = ncsn_experiment.trained_ncsn(small)
     assert len(calls) == 1 and history == history_again and len(history) == 5
     x = np.random.default_rng(0).normal(size=(5, 2))
     np.testing.assert_array_equal(model.score_numpy(x, 1.0), again.score_numpy(x, 1.0))
-    ncsn_experiment.trained_ncsn(dict(small, steps=6))
+    ncsn_experiment.trained_ncsn(replace(small, steps=6))
     assert len(calls) == 2
 
 
@@ -275,17 +281,18 @@ def test_score_errors_of_exact_and_shifted_scores():
 
 def test_compare_samplers_uses_the_langevin_failure_setting():
     model = NoiseConditionalScoreNet(2, hidden=4, n_hidden_layers=1)
-    small = dict(ncsn_experiment.NCSN_SETTINGS, n_levels=3)
-    out = ncsn_experiment.compare_samplers(model, n_chains=20, seed=1, settings=small)
+    small = ncsn_experiment.SamplerSettings(n_chains=20, seed=1, ncsn=ncsn_experiment.NcsnSettings(n_levels=3))
+    out = ncsn_experiment.compare_samplers(model, small)
     assert set(out) == {"plain_exact", "plain_learned", "annealed_exact", "annealed_learned", "reference"}
     assert all(v.shape == (20, 2) for v in out.values())
     setting = ncsn_experiment.langevin_failure_setting(20, seed=1)
-    n_steps = 3 * ncsn_experiment.N_STEPS_EACH
+    n_steps = 3 * small.n_steps_each
     expected = langevin_sample(setting.mixture.score, setting.x0, setting.step_size, n_steps, seed=setting.seed)
     np.testing.assert_array_equal(out["plain_exact"], expected)
     np.testing.assert_array_equal(out["reference"], setting.reference_samples())
 
 
+@pytest.mark.equation("eq:small-mode-mass")
 def test_mass_on_the_small_mode_side_matches_the_page():
     """ページの式 P_σ(x_1 + x_2 < 0) = π_1 Φ(5√2/√(1+σ²)) + π_2 (1 - Φ(...)) を p_σ の標本と比べる。"""
     mixture = separated_modes_mixture()
@@ -294,6 +301,6 @@ def test_mass_on_the_small_mode_side_matches_the_page():
         phi = 0.5 * (1 + math.erf(5 * math.sqrt(2) / math.sqrt(1 + sigma**2) / math.sqrt(2)))
         formula = 0.2 * phi + 0.8 * (1 - phi)
         assert formula == pytest.approx(quoted, abs=5e-4)
-        x = perturbed_mixture(mixture, sigma).sample(200_000, seed=int(sigma * 100))
+        x = mixture.noised(1.0, sigma).sample(200_000, seed=int(sigma * 100))
         fraction = np.mean(x.sum(axis=1) < 0)
         assert abs(fraction - formula) < 4 * math.sqrt(formula * (1 - formula) / len(x))

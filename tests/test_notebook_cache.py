@@ -25,3 +25,14 @@ def test_cache_can_be_switched_off(monkeypatch):
     monkeypatch.setenv("NOTEBOOK_CACHE", "false")
     config = load_config(str(ROOT / "mkdocs.yml"))
     assert config.plugins["mkdocs-jupyter"].config["cache"] is False
+
+
+def test_kernels_are_started_with_transport_encryption(monkeypatch):
+    """ノートブックのカーネルとの通信を暗号化する (ipykernel の「暗号化なしの TCP」の警告が出ない)。"""
+    from nbconvert.nbconvertapp import NbConvertApp
+
+    monkeypatch.setenv("JUPYTER_CONFIG_PATH", "")
+    notebooks_hook.on_config(load_config(str(ROOT / "mkdocs.yml")))
+    app = NbConvertApp()
+    app.load_config_file()
+    assert app.config.KernelManager.transport_encryption == "auto"

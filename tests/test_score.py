@@ -37,6 +37,7 @@ def _points(mixture: GaussianMixture, seed: int = 0) -> np.ndarray:
 
 
 @pytest.mark.parametrize("name", MIXTURES)
+@pytest.mark.equation("eq:score", "eq:mixture-score")
 def test_mixture_score_equals_autograd_of_exact_log_density(name):
     # s(x) = -Σ_k r_k(x) Σ_k^{-1}(x - μ_k) と ∇_x log p(x) (自動微分) が一致する
     mixture = MIXTURES[name]
@@ -47,6 +48,7 @@ def test_mixture_score_equals_autograd_of_exact_log_density(name):
 
 
 @pytest.mark.parametrize("name", ["asymmetric", "full-3d"])
+@pytest.mark.equation("eq:score", "eq:mixture-score")
 def test_mixture_score_matches_finite_differences(name):
     # 自動微分とは独立な確かめ: 中心差分 (log p(x + h e_i) - log p(x - h e_i)) / 2h
     mixture = MIXTURES[name]
@@ -57,6 +59,7 @@ def test_mixture_score_matches_finite_differences(name):
     np.testing.assert_allclose(mixture.score(x), fd, rtol=1e-6, atol=1e-6)
 
 
+@pytest.mark.equation("eq:gaussian-score", "eq:score-without-partition")
 def test_score_from_energy_is_minus_gradient_of_quadratic_energy():
     # f(x) = ½ (x-μ)^T Λ (x-μ) なら -∇f(x) = -Λ (x-μ) (ガウス分布のスコア)
     mu = torch.tensor([0.5, -1.0], dtype=torch.float64)
@@ -72,6 +75,7 @@ def test_score_from_energy_is_minus_gradient_of_quadratic_energy():
 
 
 @pytest.mark.parametrize("shift", [-100.0, 0.0, 3.7, 1e3])
+@pytest.mark.equation("eq:score-without-partition")
 def test_score_of_energy_does_not_depend_on_constant_shift(shift):
     # f → f + c は Z → Z e^{-c} (正規化定数だけが変わる)。スコア -∇f は変わらない
     mixture = asymmetric_mixture()
@@ -84,6 +88,7 @@ def test_score_of_energy_does_not_depend_on_constant_shift(shift):
 
 
 @pytest.mark.parametrize("z", [1e-6, 0.5, 2.0, 1e6])
+@pytest.mark.equation("eq:score-without-partition")
 def test_score_of_scaled_density_is_unchanged(z):
     # γ(x) = Z p(x): log γ = log p + log Z なので ∇ log γ = ∇ log p
     mixture = ring_of_gaussians()
@@ -92,6 +97,7 @@ def test_score_of_scaled_density_is_unchanged(z):
     np.testing.assert_allclose(scaled, mixture.score(x), rtol=1e-9, atol=1e-9)
 
 
+@pytest.mark.equation("eq:gaussian-score")
 def test_score_is_zero_at_the_mode_of_a_gaussian():
     mixture = isotropic_mixture([[1.0, -2.0]], std=0.5)
     np.testing.assert_allclose(mixture.score([[1.0, -2.0]]), 0.0, atol=1e-14)
@@ -124,6 +130,7 @@ def test_bad_inputs(function):
         function(lambda t: torch.log(t[:, 0] - 10.0), np.zeros((3, 2)))  # log(負) = NaN
 
 
+@pytest.mark.equation("eq:mixture-score")
 def test_score_near_separated_modes_does_not_see_the_weights():
     # 離れたモードの近くでは r_k(x) がほぼ 0 か 1 なので、重みを変えてもスコアは (float64 で) 変わらない
     from gen_lib.score_based.langevin import separated_modes_mixture

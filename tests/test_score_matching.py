@@ -49,6 +49,7 @@ def mixed_models(d=2, seed=0):
 
 # ---- ヤコビアンのトレース ---------------------------------------------------------------------------
 
+@pytest.mark.equation("eq:ism")
 def test_jacobian_trace_matches_trace_of_full_autograd_jacobian():
     model = scaled_mlp(4, 16, 3.0, seed=1)
     x = torch.randn(6, 4, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
@@ -58,6 +59,7 @@ def test_jacobian_trace_matches_trace_of_full_autograd_jacobian():
     torch.testing.assert_close(s, model(x))
 
 
+@pytest.mark.equation("eq:ism")
 def test_jacobian_trace_of_linear_model_is_trace_of_matrix():
     a = np.array([[1.5, -2.0, 0.3], [0.7, -4.0, 1.0], [2.0, 0.1, 0.25]])
     trace, _ = jacobian_trace(linear_model(a, np.zeros(3)), torch.ones(5, 3, dtype=torch.float64))
@@ -88,6 +90,7 @@ def closed_form_esm_ism(a, b):
     return esm, ism
 
 
+@pytest.mark.equation("eq:esm-ism")
 def test_gaussian_linear_closed_form_gap_is_half_trace_of_precision():
     rng = np.random.default_rng(0)
     gaps = [np.subtract(*closed_form_esm_ism(rng.normal(scale=2, size=(3, 3)), rng.normal(size=3)))
@@ -95,6 +98,7 @@ def test_gaussian_linear_closed_form_gap_is_half_trace_of_precision():
     np.testing.assert_allclose(gaps, 0.5 * np.trace(PRECISION), rtol=1e-12)  # C = ½ E‖∇log p‖² = ½ tr Σ^{-1}
 
 
+@pytest.mark.equation("eq:esm", "eq:ism")
 def test_losses_agree_with_gaussian_closed_form_by_monte_carlo():
     rng = np.random.default_rng(1)
     x = rng.multivariate_normal(MU, SIGMA, size=100_000)
@@ -127,6 +131,7 @@ def quadrature_terms(model, mixture, grid):
             "s": s, "w": w}
 
 
+@pytest.mark.equation("eq:esm-ism", "eq:cross-term")
 def test_esm_minus_ism_is_the_same_constant_for_every_model_by_quadrature():
     mixture = asymmetric_mixture()
     grid = make_grid([-5.0, -5.0], [5.0, 5.0], 101)
@@ -155,6 +160,7 @@ def boundary_flux(model, mixture, low, high, n):
     return total
 
 
+@pytest.mark.equation("eq:integration-by-parts")
 def test_integration_by_parts_needs_the_boundary_term():
     """箱 [-1.2, 1.2]² に限ると差はモデルごとに違うが、境界の流束を足すと一定 (部分積分の式そのもの)。"""
     mixture = asymmetric_mixture()
@@ -169,6 +175,7 @@ def test_integration_by_parts_needs_the_boundary_term():
     np.testing.assert_allclose(corrected, quadrature_terms(mixed_models()[0], mixture, grid)["constant"], atol=1e-4)
 
 
+@pytest.mark.equation("eq:esm-ism")
 def test_esm_minus_ism_by_monte_carlo_is_constant_within_its_error():
     mixture = asymmetric_mixture()
     x = mixture.sample(20_000, seed=3)
@@ -182,6 +189,7 @@ def test_esm_minus_ism_by_monte_carlo_is_constant_within_its_error():
         assert abs(gap - constant) < 5 * per_point.std() / math.sqrt(len(x))
 
 
+@pytest.mark.equation("eq:ism")
 def test_ism_stationary_point_for_linear_gaussian_model_is_inverse_sample_covariance():
     """線形モデルの経験 ISM は A = -S^{-1}, b = S^{-1} x̄ で勾配 0 (S は標本共分散; 最尤推定と一致)。"""
     rng = np.random.default_rng(4)
@@ -199,6 +207,7 @@ def test_ism_stationary_point_for_linear_gaussian_model_is_inverse_sample_covari
 
 # ---- スライス化スコアマッチング -------------------------------------------------------------------------
 
+@pytest.mark.equation("eq:ssm")
 def test_sliced_loss_matches_manual_computation_with_the_same_projections():
     a = np.array([[1.0, 2.0, 0.0], [-1.0, 0.5, 0.3], [0.2, 0.0, -2.0]])
     b = np.array([0.1, -0.2, 0.3])
@@ -213,6 +222,7 @@ def test_sliced_loss_matches_manual_computation_with_the_same_projections():
 
 
 @pytest.mark.parametrize("variance_reduced", [True, False])
+@pytest.mark.equation("eq:trace-estimator", "eq:ssm")
 def test_sliced_score_matching_is_unbiased_for_ism(variance_reduced):
     model = scaled_mlp(3, 16, 3.0, seed=5)
     x = torch.randn(16, 3, generator=torch.Generator().manual_seed(3), dtype=torch.float64)

@@ -19,12 +19,14 @@ def density_on_grid(target: TwoModeConditional, c: float) -> np.ndarray:
 
 @pytest.mark.parametrize("weight", [0.5, 0.8])
 @pytest.mark.parametrize("c", C_VALUES)
+@pytest.mark.equation("eq:two-mode-conditional")
 def test_conditional_density_integrates_to_one(weight, c):
     """∫ p(y|c) dy = 1 (台形則)。"""
     target = TwoModeConditional(noise_std=0.1, upper_weight=weight)
     assert np.trapezoid(density_on_grid(target, c), Y_GRID) == pytest.approx(1.0, abs=1e-8)
 
 
+@pytest.mark.equation("eq:two-mode-conditional")
 def test_log_prob_matches_direct_mixture_formula():
     """w N(y; g, σ²) + (1-w) N(y; -g, σ²) を exp のまま足した値と一致する。"""
     target = TwoModeConditional(noise_std=0.3, upper_weight=0.7)
@@ -36,6 +38,7 @@ def test_log_prob_matches_direct_mixture_formula():
 
 
 @pytest.mark.parametrize("weight", [0.5, 0.8])
+@pytest.mark.equation("eq:two-mode-mean")
 def test_mean_is_quadrature_of_density(weight):
     """E[y|c] = (2w - 1) g(c) を ∫ y p(y|c) dy と比べる。"""
     target = TwoModeConditional(noise_std=0.1, upper_weight=weight)
@@ -44,6 +47,7 @@ def test_mean_is_quadrature_of_density(weight):
         assert target.mean([c])[0] == pytest.approx(expected, abs=1e-8)
 
 
+@pytest.mark.equation("eq:two-mode-conditional")
 def test_samples_follow_the_density():
     """c を固定したサンプルのヒストグラムが p(y|c) に合う (モンテカルロ、各ビン 5σ 以内)。"""
     target = TwoModeConditional(noise_std=0.1, upper_weight=0.7)

@@ -40,6 +40,7 @@ def test_pairwise_distances_match_direct_computation():
 
 
 @pytest.mark.parametrize("distance", [energy_distance, lambda x, y: mmd_squared(x, y, 1.0)])
+@pytest.mark.equation("eq:energy-distance")
 def test_distance_of_a_set_to_itself_is_zero_and_symmetric(distance):
     rng = np.random.default_rng(1)
     x, y = rng.normal(size=(300, 2)), rng.normal(size=(200, 2)) + 1.0
@@ -48,6 +49,7 @@ def test_distance_of_a_set_to_itself_is_zero_and_symmetric(distance):
     assert distance(x, y) > 0.05
 
 
+@pytest.mark.equation("eq:energy-distance")
 def test_energy_distance_of_point_masses_is_twice_the_distance():
     # 点質量 δ_a, δ_b: E|X-Y| = |a-b|, E|X-X'| = E|Y-Y'| = 0 → 2|a-b|
     a, b = np.array([0.0, 1.0]), np.array([3.0, 5.0])
@@ -55,6 +57,7 @@ def test_energy_distance_of_point_masses_is_twice_the_distance():
     assert energy_distance(x, y) == pytest.approx(2 * math.hypot(3.0, 4.0), rel=1e-12)
 
 
+@pytest.mark.equation("eq:energy-distance")
 def test_energy_distance_between_1d_gaussians_matches_closed_form():
     # 乱数の代わりに分位点 Φ^{-1}((i - 1/2)/n) を点集合にする (経験分布が正規分布に 1/n の速さで近づく)。
     # V 統計量はこの 2 つの経験分布のエネルギー距離そのものなので、閉じた式に収束する。

@@ -141,9 +141,10 @@ print("  真のサンプル   :", off_mode_fraction(target, target.sample(c_test
 # %%
 from gen_lib.generative.gan import jensen_shannon, optimal_discriminator, value_function
 
-x = np.linspace(-8, 8, 4001)
+# q_θ の裾を p より広くとる (逆だと裾で D* が丸めで 1 になり、log(1 - D*) = -inf になる)
+x = np.linspace(-10, 10, 5001)
 dx = x[1] - x[0]
 p_x = np.exp(-0.5 * (x + 1) ** 2) / np.sqrt(2 * np.pi)
-q_x = np.exp(-0.5 * ((x - 1.5) / 0.7) ** 2) / (0.7 * np.sqrt(2 * np.pi))
+q_x = np.exp(-0.5 * ((x - 1.5) / 1.5) ** 2) / (1.5 * np.sqrt(2 * np.pi))
 v = value_function(p_x, q_x, optimal_discriminator(p_x, q_x), dx)
 print(f"V(D*, G) = {v:.6f},  -log 4 + 2 JS = {-np.log(4) + 2 * jensen_shannon(p_x, q_x, dx):.6f}")

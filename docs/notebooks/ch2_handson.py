@@ -31,16 +31,14 @@ import time
 import numpy as np
 import torch
 
-from gen_lib.score_based.denoising_score_matching import (denoising_score_matching_loss, mixture_posterior_mean,
-                                              tweedie_denoise)
-from gen_lib.score_based.langevin import langevin_failure_setting, separated_modes_mixture
-from gen_lib.metrics.mode_weights import estimate_mode_weights, mode_weight_error
-from gen_lib.score_based.ncsn import perturbed_mixture
-from gen_lib.experiments.ch2_ncsn import (N_STEPS_EACH, STEP_SIZE, compare_samplers, noise_levels, score_errors,
-                                     trained_ncsn)
 from gen_lib.core.plotting import DATA_COLOR, MODEL_COLOR, new_figure
+from gen_lib.experiments.ch2_ncsn import SamplerSettings, sampler_comparison, score_error_curves, trained_ncsn
+from gen_lib.metrics.mode_weights import estimate_mode_weights, mode_weight_error
+from gen_lib.metrics.two_sample import energy_distance, noise_floor
+from gen_lib.score_based.denoising_score_matching import (denoising_score_matching_loss,
+                                                          mixture_posterior_mean, tweedie_denoise)
+from gen_lib.score_based.langevin import langevin_failure_setting, separated_modes_mixture
 from gen_lib.score_based.score import score_from_log_density
-from gen_lib.metrics.two_sample import energy_distance
 
 np.set_printoptions(precision=4, suppress=True)
 start = time.perf_counter()
@@ -67,11 +65,12 @@ print("中点 x = 0 のスコア:", mixture.score(np.zeros((1, 2)))[0], "(= Σ �
 #
 # 箱 $[-8, 8]^2$ の一様分布から 1000 本の連鎖を出発させ、厳密なスコアで
 # $x_{k+1} = x_k + \frac{\varepsilon}{2} s(x_k) + \sqrt{\varepsilon}\, z_k$ を回す。
-# 下の `compare_samplers` は、ランジュバン法と焼きなましランジュバン法を同じ初期値・同じ総ステップ数で走らせる。
+# 下の実験 `sampler_comparison` は、ランジュバン法と焼きなましランジュバン法を同じ初期値・同じ総ステップ数で
+# 走らせる (サイトの図と同じ結果。ビルドでキャッシュされている)。
 
 # %%
 model, history = trained_ncsn()
-samples = compare_samplers(model)
+samples = sampler_comparison()["samples"]
 setting = langevin_failure_setting()
 print("初期値の重み:              ", estimate_mode_weights(mixture, setting.x0))
 print("ランジュバン法 (厳密なスコア):", estimate_mode_weights(mixture, samples["plain_exact"]))
@@ -90,7 +89,7 @@ print("厳密なサンプル:            ", estimate_mode_weights(mixture, sampl
 # %%
 sigma = 1.0
 data = torch.as_tensor(mixture.sample(100_000, seed=1))
-exact_sigma = perturbed_mixture(mixture, sigma)
+exact_sigma = mixture.noised(1.0, sigma)  # p_σ もガウス混合
 
 
 def exact_score_torch(x_tilde):
@@ -121,8 +120,8 @@ print("Tweedie の公式と事後平均の差の最大値:", np.abs(by_tweedie -
 # 学習したスコアと厳密なスコア $\nabla \log p_{\sigma_i}$ の相対 2 乗誤差を $\sigma_i$ ごとに測る。
 
 # %%
-sigmas = noise_levels()
-errors = score_errors(model.score_numpy, mixture, sigmas, mixture.sample(2000, seed=11), seed=12)
+errors = score_error_curves()  # 2000 点での誤差 (サイトの図と同じ実験)
+sigmas = errors["sigmas"]
 print(f"学習: {len(history)} ステップ、最後の 100 ステップの損失の平均 {np.mean(history[-100:]):.4f}")
 print("   σ_i   | 相対誤差 (データ点) | 相対誤差 (ノイズを加えた点)")
 for sigma_i, e_data, e_noised in zip(sigmas, errors["relative_data"], errors["relative_noised"]):
@@ -134,10 +133,10 @@ for sigma_i, e_data, e_noised in zip(sigmas, errors["relative_data"], errors["re
 # ノイズの床は、同じ大きさの厳密なサンプル集合どうしの距離 (20 組の平均) である。
 
 # %%
-print(f"L = {len(sigmas)}, T = {N_STEPS_EACH}, ε = {STEP_SIZE}")
+sampler = SamplerSettings()
+print(f"L = {len(sigmas)}, T = {sampler.n_steps_each}, ε = {sampler.step_size}")
 reference = samples["reference"]
-floor = np.mean([energy_distance(mixture.sample(1000, seed=100 + j), mixture.sample(1000, seed=200 + j))
-                 for j in range(20)])
+floor = noise_floor(mixture.sample, len(reference), distance=energy_distance, n_pairs=20, seed=100).mean()
 names = {"plain_exact": "ランジュバン法 + 厳密なスコア",
          "plain_learned": "ランジュバン法 + 学習 s_θ(x, σ_L)",
          "annealed_exact": "焼きなまし + 厳密なスコア",

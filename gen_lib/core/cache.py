@@ -14,7 +14,9 @@
 from __future__ import annotations
 
 import ast
+import contextlib
 import dataclasses
+import fcntl
 import functools
 import hashlib
 import json
@@ -30,6 +32,7 @@ PACKAGE = "gen_lib"
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 VERSIONED = ("numpy", "torch", "matplotlib", "matplotlib-fontja")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,99}$")
+_SETTINGS_KEY_LENGTH = 8  # 鍵の先頭は名前と設定だけのハッシュ: 同じ設定の古い版を見分ける
 _KEY_LENGTH = 24
 
 
@@ -156,40 +159,74 @@ def check_name(name) -> str:
 
 
 def content_key(name: str, settings, modules: Iterable[str]) -> str:
-    """名前・設定・依存するソースの閉包・ライブラリの版から作る鍵 (16 進 24 桁)。"""
-    text = f"{check_name(name)}\n{settings_json(settings)}\n{source_digest(modules)}"
-    return hashlib.sha256(text.encode()).hexdigest()[:_KEY_LENGTH]
+    """名前・設定・依存するソースの閉包・ライブラリの版から作る鍵 (16 進 24 桁)。
+
+    先頭 8 桁は名前と設定だけから作るので、同じ設定の古い版 (ソースが違う) をファイル名で見分けられる。
+    """
+    text = f"{check_name(name)}\n{settings_json(settings)}"
+    prefix = hashlib.sha256(text.encode()).hexdigest()[:_SETTINGS_KEY_LENGTH]
+    rest = hashlib.sha256(f"{text}\n{source_digest(modules)}".encode()).hexdigest()
+    return prefix + rest[: _KEY_LENGTH - _SETTINGS_KEY_LENGTH]
 
 
 # --- 保存と読み込み ---------------------------------------------------------------------------------
 
 _MEMORY: dict[Path, Any] = {}
+_COMPUTED: list[str] = []  # このプロセスで計算した (ディスクになかった) 結果の名前
+
+
+def result_path(name: str, settings, *, depends_on: str | Iterable[str]) -> Path:
+    """結果を保存するファイル。鍵が同じなら同じパスなので、``exists()`` で計算済みかが分かる。"""
+    modules = [depends_on] if isinstance(depends_on, str) else list(depends_on)
+    return cache_dir() / f"{name}-{content_key(name, settings, modules)}.pkl"
+
+
+def computed_names() -> list[str]:
+    """このプロセスが ``cached`` で計算した (キャッシュになかった) 結果の名前、計算した順。"""
+    return list(_COMPUTED)
 
 
 def cached(name: str, settings, compute: Callable[[], Any], *, depends_on: str | Iterable[str]) -> Any:
     """鍵が同じ結果がディスクにあれば読み込み、なければ ``compute()`` を実行して保存する。
 
     ``depends_on`` は結果を作るコードのモジュール名 (ふつうは呼び出し側の ``__name__``)。
-    その閉包のどれかのソースが変われば計算し直す。同じ名前の古い版だけを消す。
+    その閉包のどれかのソースが変われば計算し直す。同じ名前・同じ設定の古い版だけを消す
+    (別の設定の結果、たとえば実験の ``variants`` は残す)。いくつものプロセスが同時に同じ鍵を求めても
+    計算するのは 1 つだけで、ほかはそれを待って読み込む。
     同じプロセスの中では読み込んだ結果を使い回すので、戻り値を書き換えないこと。
     """
-    modules = [depends_on] if isinstance(depends_on, str) else list(depends_on)
-    key = content_key(name, settings, modules)
-    path = cache_dir() / f"{name}-{key}.pkl"
-    if path in _MEMORY:
-        return _MEMORY[path]
-    if path.exists():
+    path = result_path(name, settings, depends_on=depends_on)
+    if path not in _MEMORY:
+        if not path.exists():
+            with _exclusive(path):  # 別のプロセスが同じ鍵を計算中なら、終わるのを待って読み込む
+                if not path.exists():
+                    _store(path, name, compute())
+                    _COMPUTED.append(name)
         with path.open("rb") as stream:
-            result = pickle.load(stream)
-    else:
-        result = compute()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        with temporary.open("wb") as stream:
-            pickle.dump(result, stream, protocol=pickle.HIGHEST_PROTOCOL)
-        for stale in path.parent.glob(f"{name}-{'[0-9a-f]' * _KEY_LENGTH}.pkl"):
-            if stale != path:
-                stale.unlink(missing_ok=True)
-        temporary.replace(path)  # 途中で止まっても壊れたファイルを残さない
-    _MEMORY[path] = result
-    return result
+            _MEMORY[path] = pickle.load(stream)
+    return _MEMORY[path]
+
+
+@contextlib.contextmanager
+def _exclusive(path: Path):
+    """同じ鍵の計算をプロセスのあいだで 1 つにする (``fcntl.flock``)。抜けるときにロックのファイルを消す。"""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = path.with_name(f"{path.name}.lock")
+    with lock.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            lock.unlink(missing_ok=True)
+
+
+def _store(path: Path, name: str, result) -> None:
+    """結果を書き、同じ名前・同じ設定の古い版を消す。書き終えてから置き換えるので、壊れたファイルを残さない。"""
+    temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    with temporary.open("wb") as stream:
+        pickle.dump(result, stream, protocol=pickle.HIGHEST_PROTOCOL)
+    prefix = path.stem[len(name) + 1:][:_SETTINGS_KEY_LENGTH]
+    for stale in path.parent.glob(f"{name}-{prefix}{'[0-9a-f]' * (_KEY_LENGTH - _SETTINGS_KEY_LENGTH)}.pkl"):
+        if stale != path:
+            stale.unlink(missing_ok=True)
+    temporary.replace(path)

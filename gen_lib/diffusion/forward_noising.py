@@ -110,7 +110,8 @@ def _check_alpha_bar_t(alpha_bar_t, n: int) -> np.ndarray:
 
 # --8<-- [start:closed_form]
 def noise_data(x0, alpha_bar_t, seed=0, *, return_noise: bool = False):
-    r"""$q(x_t \mid x_0)$ から一度に引く: $x_t = \sqrt{\bar{\alpha}_t}\, x_0 + \sqrt{1-\bar{\alpha}_t}\, \varepsilon$,
+    r"""$q(x_t \mid x_0)$ から一度に引く:
+    $x_t = \sqrt{\bar{\alpha}_t}\, x_0 + \sqrt{1-\bar{\alpha}_t}\, \varepsilon$,
     $\varepsilon \sim \mathcal{N}(0, I)$。
 
     x0 は形 (N, d)。alpha_bar_t はスカラー、または点ごとに違う時刻を使うなら形 (N,)。

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from gen_lib.core.numerics import logsumexp
 from gen_lib.core.validation import (as_array, as_points, as_tensor_points, check_count, check_positive,
                                 check_weights, make_rng)
 
@@ -73,11 +74,10 @@ class GaussianMixture:
 
     def log_prob(self, x) -> np.ndarray:
         r"""$\log p(x)$ を logsumexp で安定に計算する。形 (N,)。"""
-        a = self.component_log_prob(x)
-        m = a.max(axis=1, keepdims=True)
-        if not np.all(np.isfinite(m)):
+        log_p = logsumexp(self.component_log_prob(x), axis=1)
+        if not np.all(np.isfinite(log_p)):
             raise ValueError("x is too far from every component: log p(x) underflows to -inf")
-        return (m + np.log(np.exp(a - m).sum(axis=1, keepdims=True)))[:, 0]
+        return log_p
 
     def sample(self, n: int, seed=0, *, return_labels: bool = False):
         r"""$x \sim p(x)$ を n 個。成分 $k \sim \pi$ を選び $x = \mu_k + L_k \varepsilon$。"""
@@ -89,25 +89,31 @@ class GaussianMixture:
         return (x, labels) if return_labels else x
 # --8<-- [end:mixture]
 
+    # --8<-- [start:noised]
     def noised(self, scale: float, noise_std: float) -> "GaussianMixture":
         r"""$\tilde{x} = a x + s \varepsilon$ ($x \sim p$, $\varepsilon \sim \mathcal{N}(0, I)$) の分布。
 
         ガウス分布の線形変換に独立なガウスノイズを足してもガウス分布なので、これもガウス混合
         $\sum_k \pi_k \mathcal{N}(a \mu_k, a^2 \Sigma_k + s^2 I)$ になる ($a$ = scale, $s$ = noise_std)。
+        ノイズの大きさ $\sigma$ でぼかした $p_\sigma$ は $(a, s) = (1, \sigma)$、
+        DDPM の前向き過程の周辺分布 $q(x_t)$ は $(a, s) = (\sqrt{\bar\alpha_t}, \sqrt{1 - \bar\alpha_t})$ である。
         """
         for name, value in [("scale", scale), ("noise_std", noise_std)]:
-            if isinstance(value, bool) or not np.isfinite(value) or value < 0:
+            try:
+                valid = not isinstance(value, bool) and math.isfinite(value) and value >= 0
+            except TypeError:  # 数でないもの
+                valid = False
+            if not valid:
                 raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
         return GaussianMixture(self.weights, scale * self.means,
                                scale**2 * self.covariances + noise_std**2 * np.eye(self.dim)[None])
+    # --8<-- [end:noised]
 
     # --8<-- [start:score]
     def responsibilities(self, x) -> np.ndarray:
         r"""事後確率 $r_k(x) = \pi_k \mathcal{N}(x;\mu_k,\Sigma_k) / p(x)$。形 (N, K)。"""
         a = self.component_log_prob(x)
-        a -= a.max(axis=1, keepdims=True)
-        r = np.exp(a)
-        return r / r.sum(axis=1, keepdims=True)
+        return np.exp(a - logsumexp(a, axis=1, keepdims=True))
 
     def score(self, x) -> np.ndarray:
         r"""スコア $\nabla_x \log p(x) = -\sum_k r_k(x)\, \Sigma_k^{-1}(x - \mu_k)$。形 (N, d)。"""

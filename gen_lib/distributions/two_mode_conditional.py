@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gen_lib.core.numerics import logsumexp
 from gen_lib.core.validation import as_array, check_count, check_positive, make_rng
 
 
@@ -65,7 +66,7 @@ class TwoModeConditional:
         log_norm = -0.5 * math.log(2 * math.pi * s**2)
         a_up = math.log(self.upper_weight) + log_norm - 0.5 * ((y - g) / s) ** 2
         a_down = math.log(1 - self.upper_weight) + log_norm - 0.5 * ((y + g) / s) ** 2
-        return np.logaddexp(a_up, a_down)
+        return logsumexp(np.stack([a_up, a_down]), axis=0)
 
     def mean(self, c) -> np.ndarray:
         r"""条件付き期待値 $E[y \mid c] = (2w - 1)\, g(c)$ (対称な $w = 1/2$ なら 0)。"""
@@ -79,7 +80,10 @@ class TwoModeConditional:
         return sign * self.branch(c) + self.noise_std * rng.standard_normal(c.shape)
 
     def sample_joint(self, n: int, seed=0) -> tuple[np.ndarray, np.ndarray]:
-        r"""$(c, y) \sim p(c, y) = p(c)\, p(y \mid c)$: まず $c \sim \mathcal{U}[-1, 1]$、次に $y \sim p(y \mid c)$。"""
+        r"""$(c, y) \sim p(c, y) = p(c)\, p(y \mid c)$。
+
+        まず $c \sim \mathcal{U}[-1, 1]$、次に $y \sim p(y \mid c)$ を引く。
+        """
         n = check_count(n, name="n")
         rng = make_rng(seed)
         c = rng.uniform(-1.0, 1.0, size=n)

@@ -1,19 +1,17 @@
-"""第 1 章「拡散モデルの概要」の図: 前向き過程でデータがノイズに変わっていく様子 (学習なし)。"""
+"""第 1 章「拡散モデルの概要」の図: 前向き過程でデータがノイズに変わっていく様子 (学習なし)。
+
+計算は ``gen_lib.experiments.ch1_overview`` が行い、ここでは結果を描くだけである。
+"""
 
 from __future__ import annotations
 
 import numpy as np
 from matplotlib.figure import Figure
 
-from gen_lib.figures import figure
-from gen_lib.diffusion.forward_noising import (alpha_bar_at, alpha_bar_from_betas, cosine_beta_schedule,
-                                     linear_beta_schedule, noise_data, noised_mixture,
-                                     run_forward_chain)
-from gen_lib.distributions.gaussian_mixture import isotropic_mixture, ring_of_gaussians
 from gen_lib.core.plotting import ACCENT_COLOR, DATA_COLOR, MODEL_COLOR, new_figure
-from gen_lib.core.grid import plane_points
-
-SHOWN_TIMES = (0, 50, 100, 200, 400, 1000)
+from gen_lib.experiments.ch1_overview import (ForwardSettings, LatentSettings, ScheduleSettings,
+                                              forward_process, latent_marginals, schedules)
+from gen_lib.figures import figure
 
 
 def _format_alpha_bar(a: float) -> str:
@@ -23,23 +21,14 @@ def _format_alpha_bar(a: float) -> str:
 @figure("ch1-overview-forward.svg")
 def forward_process_panels(seed: int = 0) -> Figure:
     """円周上の 8 峰のデータに線形スケジュールでノイズを加える: 閉形式 (上段) とマルコフ連鎖 (下段)。"""
-    data = ring_of_gaussians()
-    x0 = data.sample(400, seed=seed)
-    betas = linear_beta_schedule(1000)
-    alpha_bar = alpha_bar_from_betas(betas)
-    path = run_forward_chain(x0, betas, seed=seed + 1, return_path=True)  # (T+1, N, 2)
-
-    lim = 3.5
-    xs = np.linspace(-lim, lim, 91)
-    grid = plane_points(xs)
-    fig, axes = new_figure(2, len(SHOWN_TIMES), width=10.0, height=4.4)
-    for j, t in enumerate(SHOWN_TIMES):
-        a = alpha_bar_at(alpha_bar, t)
-        log_q = noised_mixture(data, a).log_prob(grid).reshape(xs.size, xs.size)  # 厳密な log q(x_t)
-        rows = (noise_data(x0, a, seed=seed + 2), path[t])
-        for i, x_t in enumerate(rows):
+    settings = ForwardSettings(seed=seed)
+    r = forward_process(settings)
+    axis, lim = r["axis"], settings.lim
+    fig, axes = new_figure(2, len(r["times"]), width=10.0, height=4.4)
+    for j, (t, a, log_q) in enumerate(zip(r["times"], r["alpha_bar"], r["log_q"])):
+        for i, x_t in enumerate((r["closed_form"][j], r["chain"][j])):
             ax = axes[i, j]
-            ax.contour(xs, xs, log_q, levels=np.linspace(log_q.max() - 8, log_q.max(), 5),
+            ax.contour(axis, axis, log_q, levels=np.linspace(log_q.max() - 8, log_q.max(), 5),
                        colors="0.55", linewidths=0.6, linestyles="solid")
             ax.scatter(x_t[:, 0], x_t[:, 1], s=2, color=DATA_COLOR if i == 0 else MODEL_COLOR,
                        rasterized=True)  # 点は画像として埋め込む (SVG を軽くする)
@@ -50,26 +39,26 @@ def forward_process_panels(seed: int = 0) -> Figure:
                 ax.set_xlabel("$x_1$")
     axes[0, 0].set_ylabel("閉形式で一度に\n$x_2$")
     axes[1, 0].set_ylabel("マルコフ連鎖を $t$ 回\n$x_2$")
-    fig.suptitle(r"前向き過程: 灰色の線は厳密な $\log q(x_t)$ の等高線 (線形スケジュール, $T = 1000$)",
-                 fontsize=11)
+    fig.suptitle(r"前向き過程: 灰色の線は厳密な $\log q(x_t)$ の等高線 (線形スケジュール, "
+                 f"$T = {settings.T}$)", fontsize=11)
     return fig
 
 
 @figure("ch1-overview-schedules.svg")
 def noise_schedules(seed: int = 0) -> Figure:
     """線形スケジュールとコサインスケジュールの ᾱ_t と β_t (乱数は使わない)。"""
-    T = 1000
-    t = np.arange(1, T + 1)
-    schedules = [("線形 (Ho et al. 2020)", linear_beta_schedule(T), DATA_COLOR),
-                 ("コサイン (Nichol & Dhariwal 2021)", cosine_beta_schedule(T), MODEL_COLOR)]
+    del seed  # 乱数を使わない
+    r = schedules(ScheduleSettings())
+    t = r["t"]
     fig, (ax_a, ax_b) = new_figure(1, 2, width=9.5, height=3.6)
-    for label, betas, color in schedules:
-        alpha_bar = alpha_bar_from_betas(betas)
+    for name, label, color in [("linear", "線形 (Ho et al. 2020)", DATA_COLOR),
+                               ("cosine", "コサイン (Nichol & Dhariwal 2021)", MODEL_COLOR)]:
+        betas, alpha_bar = r[name]["betas"], r[name]["alpha_bar"]
         ax_a.plot(t, alpha_bar, color=color,
                   label=f"{label}\n" + r"$\bar{\alpha}_T = $" + _format_alpha_bar(alpha_bar[-1]))
         ax_b.plot(t, betas, color=color, label=label)
-    ax_a.set(xlabel="$t$", ylabel=r"$\bar{\alpha}_t$", title=r"信号の割合 $\bar{\alpha}_t = \prod_{s=1}^{t} (1 - \beta_s)$",
-             ylim=(-0.02, 1.02))
+    ax_a.set(xlabel="$t$", ylabel=r"$\bar{\alpha}_t$",
+             title=r"信号の割合 $\bar{\alpha}_t = \prod_{s=1}^{t} (1 - \beta_s)$", ylim=(-0.02, 1.02))
     ax_b.set(xlabel="$t$", ylabel=r"$\beta_t$", yscale="log", title=r"各ステップのノイズの分散 $\beta_t$")
     ax_a.legend(fontsize=8)
     ax_b.legend(fontsize=8)
@@ -79,24 +68,16 @@ def noise_schedules(seed: int = 0) -> Figure:
 @figure("ch1-overview-latent.svg")
 def latent_paths(seed: int = 0) -> Figure:
     """1 次元のデータ分布から出発した q(x_t) の時間変化 (濃淡) と、x_0 から x_T への標本の経路 (線)。"""
-    data = isotropic_mixture([[-2.0], [0.5], [2.5]], std=0.3, weights=[0.3, 0.5, 0.2])
-    betas = linear_beta_schedule(1000)
-    alpha_bar = alpha_bar_from_betas(betas)
-    times = np.arange(0, 1001, 5)
-    xs = np.linspace(-4.0, 4.0, 241)
-    density = np.stack([np.exp(noised_mixture(data, alpha_bar_at(alpha_bar, int(t))).log_prob(xs[:, None]))
-                        for t in times], axis=1)  # (x, t)
-    x0, labels = data.sample(50, seed=seed, return_labels=True)
-    x0 = x0[[np.flatnonzero(labels == k)[0] for k in range(3)]]  # 各峰から 1 点ずつ
-    path = run_forward_chain(x0, betas, seed=seed + 1, return_path=True)  # (T+1, 3, 1)
+    r = latent_marginals(LatentSettings(seed=seed))
+    times, xs, path = r["times"], r["xs"], r["path"]
 
     fig, ax = new_figure(1, 1, width=8.0, height=3.6)
-    image = ax.imshow(density, origin="lower", aspect="auto", cmap="Blues", interpolation="bilinear",
+    image = ax.imshow(r["density"], origin="lower", aspect="auto", cmap="Blues", interpolation="bilinear",
                       extent=(times[0], times[-1], xs[0], xs[-1]))
     for n in range(path.shape[1]):
-        ax.plot(np.arange(path.shape[0]), path[:, n, 0], color=MODEL_COLOR, linewidth=0.6, alpha=0.9,
+        ax.plot(np.arange(path.shape[0]), path[:, n], color=MODEL_COLOR, linewidth=0.6, alpha=0.9,
                 label="標本の経路 $x_0, x_1, \\dots, x_T$" if n == 0 else None)
-    ax.scatter(np.zeros(path.shape[1]), path[0, :, 0], color=ACCENT_COLOR, zorder=3, s=16, clip_on=False,
+    ax.scatter(np.zeros(path.shape[1]), path[0], color=ACCENT_COLOR, zorder=3, s=16, clip_on=False,
                label="データ $x_0$")
     ax.grid(False)
     ax.set(xlabel="時刻 $t$", ylabel="$x_t$", ylim=(xs[0], xs[-1]),

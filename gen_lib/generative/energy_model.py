@@ -15,15 +15,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
 from gen_lib.core.grid import Grid
 from gen_lib.core.numerics import logsumexp
+from gen_lib.core.types import Energy
 from gen_lib.core.validation import as_array, as_points, check_count, check_positive
-
-Energy = Callable[[np.ndarray], np.ndarray]
 
 
 def _check_precision(precision, dim: int | None = None) -> np.ndarray:
@@ -61,8 +59,6 @@ def double_well_energy(x, height: float = 2.0, center: float = 1.0) -> np.ndarra
     x = as_points(x)
     return height * ((x[:, 0] / center) ** 2 - 1.0) ** 2 + 0.5 * np.sum(x[:, 1:] ** 2, axis=1)
 # --8<-- [end:energies]
-
-
 
 
 def energy_on_grid(energy: Energy, grid: Grid) -> np.ndarray:

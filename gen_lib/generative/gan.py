@@ -24,10 +24,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gen_lib.core.nn import single_thread
-from gen_lib.metrics.two_sample import energy_distance
+from gen_lib.core.nn import minibatch, train
 from gen_lib.core.validation import (as_array, as_points, as_tensor_points, check_count, check_positive,
-                                make_generator)
+                                     make_generator)
+from gen_lib.metrics.two_sample import energy_distance
 
 
 # --8<-- [start:networks]
@@ -105,12 +105,12 @@ def train_gan(data, *, steps: int = 2000, batch_size: int = 128, latent_dim: int
     r"""データセット data (N, d) で GAN を学習する。識別器と生成器を 1 ステップずつ交互に更新する。
 
     識別器: $\max_D V$ (損失 $-V$)。生成器: 非飽和損失 $-\mathbb{E}_z \log D(G_\theta(z))$ を最小化。
-    初期値・ミニバッチ・潜在変数はすべて seed から決まる (同じ seed なら同じ結果)。
+    講義の学習ループ ``train`` に識別器を敵対者 (``adversary``) として渡すと、各ステップで先に識別器を、
+    次に生成器を 1 回ずつ更新する。初期値・ミニバッチ・潜在変数はすべて seed から決まる
+    (同じ seed なら同じ結果)。
     """
     x_data = torch.as_tensor(as_points(data, name="data"), dtype=torch.float32)
-    steps = check_count(steps, name="steps")
     batch_size = check_count(batch_size, name="batch_size")
-    lr = check_positive(lr, name="lr")
     checkpoint_every = check_count(checkpoint_every, name="checkpoint_every")
     n_eval = check_count(n_eval, name="n_eval", minimum=2)
     rng = make_generator(seed)
@@ -120,58 +120,53 @@ def train_gan(data, *, steps: int = 2000, batch_size: int = 128, latent_dim: int
     init_seed = int(torch.randint(0, 2**31 - 1, (1,), generator=rng))
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(init_seed)
-        gen = Generator(latent_dim, d, hidden)
-        disc = Discriminator(d, hidden)
-    opt_g = torch.optim.Adam(gen.parameters(), lr=lr, betas=(0.5, 0.999))
-    opt_d = torch.optim.Adam(disc.parameters(), lr=lr, betas=(0.5, 0.999))
+        model = Generator(latent_dim, d, hidden)  # G_θ
+        disc = Discriminator(d, hidden)  # D
+
+    def latent(size: int) -> torch.Tensor:
+        return torch.randn(size, latent_dim, generator=rng)  # z ~ N(0, I)
+
+    def disc_loss(step: int) -> torch.Tensor:
+        # 識別器の損失 -V: 本物 x ~ D (ミニバッチ) と偽物 G(z) を見分ける (G は動かさない)
+        x_real = minibatch(x_data, batch_size, rng)
+        return discriminator_loss(disc(x_real), disc(model(latent(batch_size)).detach()))
+
+    def model_loss(step: int) -> torch.Tensor:
+        # 生成器の損失: 識別器に「本物」と判定させたい (非飽和損失)
+        return generator_loss(disc(model(latent(batch_size))))
 
     # 評価用: 固定した潜在変数と、データの部分集合
-    z_eval = torch.randn(n_eval, latent_dim, generator=rng)
+    z_eval = latent(n_eval)
     reference = x_data[torch.randperm(n, generator=rng)[:n_eval]].double().numpy()
-    history = GANHistory(np.zeros(steps), np.zeros(steps))
+    checkpoints, distances, samples = [], [], []
 
-    def checkpoint(step: int) -> None:
+    def checkpoint(step: int) -> None:  # train が各更新の前と最後の更新の後に呼ぶ
+        if step % checkpoint_every != 0 and step != steps:
+            return
         with torch.no_grad():
-            fake = gen(z_eval).double().numpy()
-        history.checkpoints.append(step)
-        history.distances.append(energy_distance(fake, reference))
-        history.samples.append(fake)
+            fake = model(z_eval).double().numpy()
+        checkpoints.append(step)
+        distances.append(energy_distance(fake, reference))
+        samples.append(fake)
 
-    checkpoint(0)
-    with single_thread():  # 小さな MLP ではスレッドを増やしても速くならない (抜けると元に戻す)
-        for step in range(steps):
-            # 識別器の更新: 本物 x ~ D (ミニバッチ) と偽物 G(z) を見分ける
-            x_real = x_data[torch.randint(0, n, (batch_size,), generator=rng)]
-            z = torch.randn(batch_size, latent_dim, generator=rng)
-            x_fake = gen(z).detach()
-            loss_d = discriminator_loss(disc(x_real), disc(x_fake))
-            opt_d.zero_grad()
-            loss_d.backward()
-            opt_d.step()
-            # 生成器の更新: 識別器に「本物」と判定させたい (非飽和損失)
-            z = torch.randn(batch_size, latent_dim, generator=rng)
-            loss_g = generator_loss(disc(gen(z)))
-            opt_g.zero_grad()
-            loss_g.backward()
-            opt_g.step()
-            history.discriminator_loss[step] = loss_d.item()
-            history.generator_loss[step] = loss_g.item()
-            if (step + 1) % checkpoint_every == 0 or step + 1 == steps:
-                checkpoint(step + 1)
-    gen.eval()
-    return gen, history
+    losses = train(model, model_loss, steps=steps, lr=lr, betas=(0.5, 0.999), callback=checkpoint,
+                   adversary=(disc, disc_loss))
+    model.eval()
+    history = GANHistory(np.array(losses["adversary_loss"]), np.array(losses["loss"]),
+                         checkpoints, distances, samples)
+    return model, history
 # --8<-- [end:train]
 
 
 # --8<-- [start:sample]
-def sample(generator: Generator, n: int, seed=0) -> np.ndarray:
+def sample(model: Generator, n: int, seed=0) -> np.ndarray:
     r"""$z \sim \mathcal{N}(0, I)$ を n 個引いて $x = G_\theta(z)$ を返す (1 回の順伝播)。形 (n, d)。"""
-    if not isinstance(generator, Generator):
-        raise ValueError(f"generator must be a gen_lib.generative.gan.Generator, got {type(generator).__name__}")
+    if not isinstance(model, Generator):
+        raise ValueError(f"model must be a gen_lib.generative.gan.Generator, got {type(model).__name__}")
     n = check_count(n, name="n")
-    z = torch.randn(n, generator.latent_dim, generator=make_generator(seed))
+    z = torch.randn(n, model.latent_dim, generator=make_generator(seed))
     with torch.no_grad():
-        x = generator(z)
+        x = model(z)
     return as_tensor_points(x.double(), name="generated samples").numpy()
 # --8<-- [end:sample]
 

@@ -19,11 +19,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
-from gen_lib.generative.energy_model import PolynomialEnergy
 from gen_lib.core.grid import Grid, make_grid
-from gen_lib.distributions.gaussian_mixture import isotropic_mixture
+from gen_lib.core.nn import train
+from gen_lib.core.numerics import logsumexp
 from gen_lib.core.validation import as_array, as_points, check_count, check_positive
+from gen_lib.distributions.gaussian_mixture import isotropic_mixture
+from gen_lib.generative.energy_model import PolynomialEnergy
 
 
 # --8<-- [start:average_log_likelihood]
@@ -63,17 +66,14 @@ def ebm_log_likelihood(model: PolynomialEnergy, theta, data, grid: Grid) -> floa
     r"""$L(\theta) = -\frac1N \sum_n f_\theta(x^n) - \log \sum_j w_j e^{-f_\theta(x_j)}$。"""
     theta, data = _check_inputs(model, theta, data, grid)
     data_term = model.energy(data, theta).mean()
-    a = -model.energy(grid.points, theta) + grid.log_weights
-    m = a.max()
-    log_z = m + np.log(np.exp(a - m).sum())  # log Z(θ) (log-sum-exp)
+    log_z = logsumexp(-model.energy(grid.points, theta) + grid.log_weights)  # log Z(θ)
     return float(-data_term - log_z)
 
 
 def model_weights(model: PolynomialEnergy, theta, grid: Grid) -> np.ndarray:
     r"""格子点 $x_j$ のモデル確率 $\bar q_j = w_j e^{-f_\theta(x_j)} / \sum_k w_k e^{-f_\theta(x_k)}$。"""
-    a = -model.energy(grid.points, theta) + grid.log_weights
-    p = np.exp(a - a.max())
-    return p / p.sum()
+    a = -model.energy(grid.points, theta) + grid.log_weights  # log(w_j e^{-f_θ(x_j)})
+    return np.exp(a - logsumexp(a))
 
 
 def log_likelihood_gradient(model: PolynomialEnergy, theta, data, grid: Grid) -> np.ndarray:
@@ -95,35 +95,28 @@ class FitResult:
 # --8<-- [start:fit]
 def fit_ebm(model: PolynomialEnergy, data, grid: Grid, *, steps: int = 2000,
             learning_rate: float = 0.3) -> FitResult:
-    r"""$L(\theta)$ を勾配上昇法 (Adam) で最大化する。$\theta = 0$ から始めるので乱数を使わない。"""
+    r"""$L(\theta)$ を Adam で最大化する (損失 $-L(\theta)$ を講義の学習ループ ``train`` で下げる)。
+
+    $-L(\theta) = \frac1N \sum_n \theta^\top \phi(x^n) + \log \sum_j w_j e^{-\theta^\top \phi(x_j)}$ を
+    torch で書けば、自動微分の勾配は $-\nabla_\theta L = \mathbb{E}_{\text{data}}[\phi] - \mathbb{E}_{q_\theta}[\phi]$
+    (上の恒等式) そのものになる。$\theta = 0$ から始め、全データを使うので乱数を使わない。
+    """
     steps = check_count(steps, name="steps")
     learning_rate = check_positive(learning_rate, name="learning_rate")
-    theta = np.zeros(model.n_features)  # θ = 0: 箱の上の一様分布
-    theta, data = _check_inputs(model, theta, data, grid)
-    data_mean = model.features(data).mean(axis=0)  # E_data[φ] は θ に依らない
-    phi_grid = model.features(grid.points)  # φ(x_j) (M, K) も一度だけ計算する
+    _, data = _check_inputs(model, np.zeros(model.n_features), data, grid)
+    data_mean = torch.from_numpy(model.features(data).mean(axis=0))  # E_data[φ] は θ に依らない
+    phi_grid = torch.from_numpy(model.features(grid.points))  # φ(x_j) (M, K) も一度だけ計算する
+    log_weights = torch.from_numpy(grid.log_weights)
+    theta = torch.nn.Parameter(torch.zeros(model.n_features, dtype=torch.float64))  # θ = 0: 箱の上の一様分布
 
-    def value_and_gradient(theta):
-        a = -phi_grid @ theta + grid.log_weights  # log(w_j e^{-f_θ(x_j)})
-        a_max = a.max()
-        q = np.exp(a - a_max)
-        log_z = a_max + np.log(q.sum())  # log Z(θ)
-        value = -data_mean @ theta - log_z  # L(θ)
-        gradient = -data_mean + (q / q.sum()) @ phi_grid  # -E_data[φ] + E_q[φ]
-        return value, gradient
+    def negative_log_likelihood(step: int) -> torch.Tensor:
+        log_z = torch.logsumexp(-(phi_grid @ theta) + log_weights, dim=0)  # log Z(θ)
+        return data_mean @ theta + log_z  # -L(θ)
 
-    beta1, beta2, eps = 0.9, 0.999, 1e-8
-    m, v = np.zeros_like(theta), np.zeros_like(theta)
-    history = []
-    for t in range(1, steps + 1):
-        value, g = value_and_gradient(theta)
-        history.append(value)
-        m = beta1 * m + (1 - beta1) * g
-        v = beta2 * v + (1 - beta2) * g**2
-        m_hat, v_hat = m / (1 - beta1**t), v / (1 - beta2**t)
-        theta = theta + learning_rate * m_hat / (np.sqrt(v_hat) + eps)  # 上昇方向に進む
-    history.append(value_and_gradient(theta)[0])
-    return FitResult(theta, np.array(history))
+    losses = train(torch.nn.ParameterList([theta]), negative_log_likelihood, steps=steps, lr=learning_rate)
+    with torch.no_grad():
+        final = negative_log_likelihood(steps).item()  # 最後の更新の後の -L(θ)
+    return FitResult(theta.detach().numpy().copy(), -np.array([*losses["loss"], final]))
 # --8<-- [end:fit]
 
 

@@ -39,7 +39,10 @@ class MixtureDensityNetwork(torch.nn.Module):
         return torch.log_softmax(a, dim=1), mu, log_sigma
 
     def log_prob_tensor(self, y: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-        r"""$\log q_\theta(y \mid c) = \mathrm{logsumexp}_k [\log \pi_k + \log \mathcal{N}(y; \mu_k, \sigma_k^2)]$。形 (N,)。"""
+        r"""対数密度 $\log q_\theta(y \mid c)$。形 (N,)。
+
+        $\log q_\theta(y \mid c) = \mathrm{logsumexp}_k [\log \pi_k + \log \mathcal{N}(y; \mu_k, \sigma_k^2)]$
+        """
         log_pi, mu, log_sigma = self(c)
         z = (y - mu) * torch.exp(-log_sigma)  # (y - μ_k) / σ_k
         log_normal = -0.5 * z**2 - log_sigma - 0.5 * math.log(2 * math.pi)
@@ -52,7 +55,10 @@ class MixtureDensityNetwork(torch.nn.Module):
             return self.log_prob_tensor(torch.from_numpy(y[:, None]), torch.from_numpy(c[:, None])).numpy()
 
     def sample(self, c, seed=0) -> np.ndarray:
-        r"""各 $c^n$ について $y^n \sim q_\theta(y \mid c^n)$: $k \sim \pi(c^n)$、$y = \mu_k + \sigma_k \varepsilon$。形 (N,)。"""
+        r"""各 $c^n$ について $y^n \sim q_\theta(y \mid c^n)$。
+
+        $k \sim \pi(c^n)$ を選び $y = \mu_k + \sigma_k \varepsilon$ とする。形 (N,)。
+        """
         c = as_conditions(c)
         generator = make_generator(seed)
         with torch.no_grad():

@@ -14,15 +14,12 @@ $$
 
 from __future__ import annotations
 
-from typing import Callable
-
 import numpy as np
 
+from gen_lib.core.types import NoiseConditionalScore
+from gen_lib.core.validation import as_points, check_count, check_positive, make_rng
 from gen_lib.score_based.langevin import langevin_step
 from gen_lib.score_based.ncsn import check_noise_levels
-from gen_lib.core.validation import as_points, check_count, check_positive, make_rng
-
-NoiseConditionalScore = Callable[[np.ndarray, float], np.ndarray]
 
 
 # --8<-- [start:annealed_langevin]
@@ -38,12 +35,12 @@ def annealed_langevin_sample(score_fn: NoiseConditionalScore, x0, sigmas, step_s
         raise ValueError(f"score_fn must be callable (x, sigma) -> (N, d), got {type(score_fn).__name__}")
     x = as_points(x0, name="x0").copy()
     sigmas = check_noise_levels(sigmas)  # σ_1 > σ_2 > ... > σ_L > 0
-    eps = check_positive(step_size, name="step_size")
+    step_size = check_positive(step_size, name="step_size")
     n_steps_each = check_count(n_steps_each, name="n_steps_each")
     rng = make_rng(seed)
     path = [x.copy()]
     for sigma in sigmas:
-        alpha = eps * (sigma / sigmas[-1]) ** 2  # α_i = ε σ_i² / σ_L²
+        alpha = step_size * (sigma / sigmas[-1]) ** 2  # α_i = ε σ_i² / σ_L²
         for _ in range(n_steps_each):  # T 回: x ← x + (α_i/2) s(x, σ_i) + √α_i z
             x = langevin_step(lambda y: score_fn(y, float(sigma)), x, alpha, rng, where=f"sigma={sigma:.4g}")
         path.append(x.copy())

@@ -23,9 +23,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from gen_lib.distributions.gaussian_mixture import GaussianMixture
-from gen_lib.score_based.score_matching import ScoreModel, evaluate_score
+from gen_lib.core.types import ScoreModel
 from gen_lib.core.validation import as_points, as_tensor_points, check_positive, make_generator
+from gen_lib.distributions.gaussian_mixture import GaussianMixture
+from gen_lib.score_based.score_matching import evaluate_score
 
 
 # --8<-- [start:dsm_loss]

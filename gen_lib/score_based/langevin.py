@@ -18,14 +18,12 @@ from __future__ import annotations
 
 # --8<-- [start:langevin]
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
-from gen_lib.distributions.gaussian_mixture import GaussianMixture, isotropic_mixture
+from gen_lib.core.types import ScoreFunction
 from gen_lib.core.validation import as_array, as_points, check_count, check_positive, make_rng
-
-ScoreFunction = Callable[[np.ndarray], np.ndarray]
+from gen_lib.distributions.gaussian_mixture import GaussianMixture, isotropic_mixture
 
 
 def langevin_step(score_fn: ScoreFunction, x: np.ndarray, step_size: float, rng: np.random.Generator,
@@ -60,14 +58,14 @@ def langevin_sample(score_fn: ScoreFunction, x0, step_size: float, n_steps: int,
     if not callable(score_fn):
         raise ValueError(f"score_fn must be callable, got {type(score_fn).__name__}")
     x = as_points(x0, name="x0").copy()
-    eps = check_positive(step_size, name="step_size")
+    step_size = check_positive(step_size, name="step_size")
     n_steps = check_count(n_steps, name="n_steps")
     if record_every is not None:
         record_every = check_count(record_every, name="record_every")
     rng = make_rng(seed)
     steps, snapshots = [0], [x.copy()]
     for k in range(1, n_steps + 1):
-        x = langevin_step(score_fn, x, eps, rng, where=f"step {k - 1}")
+        x = langevin_step(score_fn, x, step_size, rng, where=f"step {k - 1}")
         if record_every is not None and (k % record_every == 0 or k == n_steps):
             steps.append(k)
             snapshots.append(x.copy())
@@ -89,14 +87,14 @@ def ula_gaussian_stationary_covariance(covariance, step_size: float) -> np.ndarr
     cov = as_array(covariance, name="covariance", ndim=2)
     if cov.shape[0] != cov.shape[1] or not np.allclose(cov, cov.T):
         raise ValueError(f"covariance must be a symmetric square matrix, got shape {cov.shape}")
-    eps = check_positive(step_size, name="step_size")
+    step_size = check_positive(step_size, name="step_size")
     lam, vectors = np.linalg.eigh(cov)
     if lam.min() <= 0:
         raise ValueError(f"covariance must be positive definite, got smallest eigenvalue {lam.min():.3g}")
-    if eps >= 4 * lam.min():
+    if step_size >= 4 * lam.min():
         raise ValueError(f"step_size must be < 4 * (smallest eigenvalue of covariance) = {4 * lam.min():.4g} "
-                         f"for the chain to have a stationary distribution, got {eps}")
-    return (vectors * (lam / (1.0 - eps / (4.0 * lam)))) @ vectors.T
+                         f"for the chain to have a stationary distribution, got {step_size}")
+    return (vectors * (lam / (1.0 - step_size / (4.0 * lam)))) @ vectors.T
 # --8<-- [end:ula_gaussian]
 
 

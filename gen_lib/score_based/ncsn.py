@@ -21,11 +21,11 @@ import math
 import numpy as np
 import torch
 
-from gen_lib.score_based.denoising_score_matching import denoising_score_matching_loss
-from gen_lib.distributions.gaussian_mixture import GaussianMixture
-from gen_lib.core.nn import make_mlp, single_thread
+from gen_lib.core.nn import make_mlp, minibatch, single_thread, train
 from gen_lib.core.validation import (as_array, as_points, as_tensor_points, check_count, check_positive,
-                                make_generator)
+                                     make_generator)
+from gen_lib.distributions.gaussian_mixture import GaussianMixture
+from gen_lib.score_based.denoising_score_matching import denoising_score_matching_loss
 
 
 # --8<-- [start:noise_levels]
@@ -55,24 +55,17 @@ def geometric_noise_levels(sigma_max: float, sigma_min: float, L: int) -> np.nda
 
 
 # --8<-- [start:exact_score]
-def perturbed_mixture(mixture: GaussianMixture, sigma: float) -> GaussianMixture:
-    r"""ガウス混合 $p$ にノイズを加えた $p_\sigma = p * \mathcal{N}(0, \sigma^2 I)$ (これもガウス混合)。
-
-    $p_\sigma(\tilde{x}) = \sum_k \pi_k\, \mathcal{N}(\tilde{x}; \mu_k, \Sigma_k + \sigma^2 I)$
-    (独立なガウス分布の和の共分散は足し算になる)。
-    """
-    if not isinstance(mixture, GaussianMixture):
-        raise ValueError(f"mixture must be a GaussianMixture, got {type(mixture).__name__}")
-    return mixture.noised(1.0, check_positive(sigma, name="sigma"))  # x̃ = x + σ ε
-
-
 def exact_noise_conditional_score(mixture: GaussianMixture):
-    r"""厳密なノイズ条件付きスコア $(x, \sigma) \mapsto \nabla_x \log p_\sigma(x)$ を返す (numpy)。"""
+    r"""厳密なノイズ条件付きスコア $(x, \sigma) \mapsto \nabla_x \log p_\sigma(x)$ を返す (numpy)。
+
+    ガウス混合 $p$ にノイズを加えた $p_\sigma$ もガウス混合 $\sum_k \pi_k \mathcal{N}(\mu_k, \Sigma_k + \sigma^2 I)$
+    なので (``GaussianMixture.noised``)、そのスコアを厳密に計算できる。
+    """
     if not isinstance(mixture, GaussianMixture):
         raise ValueError(f"mixture must be a GaussianMixture, got {type(mixture).__name__}")
 
     def score(x, sigma):
-        return perturbed_mixture(mixture, sigma).score(x)
+        return mixture.noised(1.0, check_positive(sigma, name="sigma")).score(x)  # ∇ log p_σ(x)
 
     return score
 # --8<-- [end:exact_score]
@@ -147,27 +140,15 @@ def train_ncsn(data, sigmas, *, steps: int = 3000, batch_size: int = 128, lr: fl
     if len(x_all) < 2:
         raise ValueError(f"data must hold at least 2 points, got shape {tuple(x_all.shape)}")
     sigmas = check_noise_levels(sigmas)
-    steps = check_count(steps, name="steps")
     batch_size = check_count(batch_size, name="batch_size")
-    lr = check_positive(lr, name="lr")
     generator = make_generator(seed)
     data_scale = float(x_all.std(dim=0, correction=0).mean())  # σ_data: データの 1 成分あたりの標準偏差
     model = NoiseConditionalScoreNet(x_all.shape[1], hidden=hidden, n_hidden_layers=n_hidden_layers,
                                      seed=seed, data_scale=data_scale)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
-    history = []
-    with single_thread():
-        for _ in range(steps):
-            batch = x_all[torch.randint(len(x_all), (batch_size,), generator=generator)]
-            loss = ncsn_loss(model, batch, sigmas, generator=generator)
-            if not torch.isfinite(loss):
-                raise ValueError(f"loss became non-finite after {len(history)} steps; "
-                                 f"try a smaller lr (got {lr})")
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-            history.append(loss.item())
+
+    def loss_fn(step: int) -> torch.Tensor:  # ミニバッチを選び、各 σ_i のノイズを引き直す
+        return ncsn_loss(model, minibatch(x_all, batch_size, generator), sigmas, generator=generator)
+
+    history = train(model, loss_fn, steps=steps, lr=lr, cosine_decay=True)["loss"]
     return {"state_dict": model.state_dict(), "history": history}
 # --8<-- [end:train]

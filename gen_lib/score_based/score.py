@@ -18,14 +18,11 @@ torch テンソル」を受け取り、スコアを形 (N, d) の numpy 配列 (
 from __future__ import annotations
 
 # --8<-- [start:score_autograd]
-from typing import Callable
-
 import numpy as np
 import torch
 
+from gen_lib.core.types import TorchScalarField
 from gen_lib.core.validation import as_points
-
-TorchScalarField = Callable[[torch.Tensor], torch.Tensor]
 
 
 def _gradient(function: TorchScalarField, x, *, name: str) -> np.ndarray:

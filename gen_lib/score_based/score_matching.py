@@ -17,13 +17,10 @@ $\theta$ によらない)。期待値はデータ $D = \{x^1, \dots, x^N\}$ (形
 
 from __future__ import annotations
 
-from typing import Callable
-
 import torch
 
+from gen_lib.core.types import ScoreModel
 from gen_lib.core.validation import as_tensor_points, check_count, make_generator
-
-ScoreModel = Callable[[torch.Tensor], torch.Tensor]
 
 
 def _check_model(score_model) -> None:
