@@ -107,3 +107,23 @@ def make_generator(seed) -> torch.Generator:
     if isinstance(seed, np.random.Generator):
         seed = int(seed.integers(0, 2**63))
     return torch.Generator().manual_seed(seed)
+
+
+def as_batch_tensor(x, *, name: str) -> torch.Tensor:
+    """形 (N, …) (2 次元以上、N >= 1) の有限な浮動小数点テンソル。配列なら float64 のテンソルにする。"""
+    if not isinstance(x, torch.Tensor):
+        x = torch.as_tensor(x, dtype=torch.float64)
+    if x.ndim < 2 or x.shape[0] < 1:
+        raise ValueError(f"{name} must have shape (N, ...) with N >= 1 and at least 2 dimensions, "
+                         f"got {tuple(x.shape)}")
+    if not x.is_floating_point():
+        raise ValueError(f"{name} must be a floating-point tensor, got dtype {x.dtype}")
+    if not torch.isfinite(x).all():
+        raise ValueError(f"{name} must be finite, got {int((~torch.isfinite(x)).sum())} non-finite value(s)")
+    return x
+
+
+def check_same_shape(a: torch.Tensor, b: torch.Tensor, names: str) -> None:
+    """2 つのテンソルの形が同じであることを確かめる。"""
+    if a.shape != b.shape:
+        raise ValueError(f"{names} must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}")

@@ -21,8 +21,8 @@ import numbers
 import numpy as np
 import torch
 
-from gen_lib.core.validation import check_count
-from gen_lib.diffusion.ddpm import _check_same_shape, _check_tensor, predict_epsilon, predict_x0
+from gen_lib.core.validation import as_batch_tensor, check_count, check_same_shape
+from gen_lib.diffusion.ddpm import predict_epsilon, predict_x0
 from gen_lib.diffusion.schedule import NoiseSchedule, broadcast_to
 
 SPACINGS = ("leading", "trailing", "linspace")
@@ -82,8 +82,8 @@ def ddim_step(schedule: NoiseSchedule, x_t, t, s, model_output, *, eta: float = 
     if eta > 0:
         if noise is None:
             raise ValueError("noise must be given when eta > 0")
-        noise = _check_tensor(noise, name="noise")
-        _check_same_shape(x_t, noise, "x_t and noise")
+        noise = as_batch_tensor(noise, name="noise")
+        check_same_shape(x_t, noise, "x_t and noise")
         out = out + broadcast_to(sigma, x_t) * noise
     return out
 # --8<-- [end:step]

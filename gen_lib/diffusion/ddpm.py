@@ -13,33 +13,16 @@ from __future__ import annotations
 
 import torch
 
+from gen_lib.core.validation import as_batch_tensor, check_same_shape
 from gen_lib.diffusion.schedule import NoiseSchedule, broadcast_to
 
 PREDICTIONS = ("epsilon", "x0", "v")
-
-
-def _check_tensor(x, *, name: str) -> torch.Tensor:
-    if not isinstance(x, torch.Tensor):
-        x = torch.as_tensor(x, dtype=torch.float64)
-    if x.ndim < 2 or x.shape[0] < 1:
-        raise ValueError(f"{name} must have shape (N, ...) with N >= 1 and at least 2 dimensions, "
-                         f"got {tuple(x.shape)}")
-    if not x.is_floating_point():
-        raise ValueError(f"{name} must be a floating-point tensor, got dtype {x.dtype}")
-    if not torch.isfinite(x).all():
-        raise ValueError(f"{name} must be finite, got {int((~torch.isfinite(x)).sum())} non-finite value(s)")
-    return x
 
 
 def _check_schedule(schedule) -> NoiseSchedule:
     if not isinstance(schedule, NoiseSchedule):
         raise ValueError(f"schedule must be a NoiseSchedule, got {type(schedule).__name__}")
     return schedule
-
-
-def _check_same_shape(a: torch.Tensor, b: torch.Tensor, names: str) -> None:
-    if a.shape != b.shape:
-        raise ValueError(f"{names} must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}")
 
 
 def _check_times(schedule: NoiseSchedule, t, x: torch.Tensor, *, allow_zero: bool = False) -> torch.Tensor:
@@ -57,9 +40,9 @@ def q_sample(schedule: NoiseSchedule, x0, t, noise) -> torch.Tensor:
     学習の損失がその $\varepsilon$ を目標にするからである。
     """
     schedule = _check_schedule(schedule)
-    x0 = _check_tensor(x0, name="x0")
-    noise = _check_tensor(noise, name="noise")
-    _check_same_shape(x0, noise, "x0 and noise")
+    x0 = as_batch_tensor(x0, name="x0")
+    noise = as_batch_tensor(noise, name="noise")
+    check_same_shape(x0, noise, "x0 and noise")
     a = broadcast_to(schedule.alpha_bar(_check_times(schedule, t, x0, allow_zero=True)), x0)  # (N, 1, …)
     return a.sqrt() * x0 + (1 - a).sqrt() * noise
 # --8<-- [end:q_sample]
@@ -78,9 +61,9 @@ def q_posterior_mean_variance(schedule: NoiseSchedule, x0, x_t, t) -> tuple[torc
     戻り値は平均 (x と同じ形) と分散 (形 (N,))。$t = 1$ では $\tilde{\beta}_1 = 0$ で平均は $x_0$。
     """
     schedule = _check_schedule(schedule)
-    x0 = _check_tensor(x0, name="x0")
-    x_t = _check_tensor(x_t, name="x_t")
-    _check_same_shape(x0, x_t, "x0 and x_t")
+    x0 = as_batch_tensor(x0, name="x0")
+    x_t = as_batch_tensor(x_t, name="x_t")
+    check_same_shape(x0, x_t, "x0 and x_t")
     t = _check_times(schedule, t, x_t)
     a_t, a_prev, beta = schedule.alpha_bar(t), schedule.alpha_bar(t - 1), schedule.beta(t)
     coef_x0 = broadcast_to(a_prev.sqrt() * beta / (1 - a_t), x_t)
@@ -122,9 +105,9 @@ def predict_epsilon(schedule: NoiseSchedule, x_t, t, model_output, prediction: s
 def velocity_target(schedule: NoiseSchedule, x0, t, noise) -> torch.Tensor:
     r"""v 予測の目標 $v = \sqrt{\bar{\alpha}_t}\, \varepsilon - \sqrt{1 - \bar{\alpha}_t}\, x_0$ (Salimans & Ho 2022)。"""
     schedule = _check_schedule(schedule)
-    x0 = _check_tensor(x0, name="x0")
-    noise = _check_tensor(noise, name="noise")
-    _check_same_shape(x0, noise, "x0 and noise")
+    x0 = as_batch_tensor(x0, name="x0")
+    noise = as_batch_tensor(noise, name="noise")
+    check_same_shape(x0, noise, "x0 and noise")
     a = broadcast_to(schedule.alpha_bar(_check_times(schedule, t, x0)), x0)
     return a.sqrt() * noise - (1 - a).sqrt() * x0
 # --8<-- [end:convert]
@@ -134,9 +117,9 @@ def _prediction_inputs(schedule, x_t, t, model_output, prediction):
     if prediction not in PREDICTIONS:
         raise ValueError(f"prediction must be one of {PREDICTIONS}, got {prediction!r}")
     schedule = _check_schedule(schedule)
-    x_t = _check_tensor(x_t, name="x_t")
-    model_output = _check_tensor(model_output, name="model_output")
-    _check_same_shape(x_t, model_output, "x_t and model_output")
+    x_t = as_batch_tensor(x_t, name="x_t")
+    model_output = as_batch_tensor(model_output, name="model_output")
+    check_same_shape(x_t, model_output, "x_t and model_output")
     a = broadcast_to(schedule.alpha_bar(_check_times(schedule, t, x_t)), x_t)
     return a, model_output
 
@@ -157,8 +140,8 @@ def ddpm_step(schedule: NoiseSchedule, x_t, t, model_output, noise, *, predictio
     if variance not in ("posterior", "beta"):
         raise ValueError(f"variance must be 'posterior' or 'beta', got {variance!r}")
     x0_hat = predict_x0(schedule, x_t, t, model_output, prediction)
-    noise = _check_tensor(noise, name="noise")
-    _check_same_shape(x_t, noise, "x_t and noise")
+    noise = as_batch_tensor(noise, name="noise")
+    check_same_shape(x_t, noise, "x_t and noise")
     t = schedule.check_t(t)
     mean, posterior_var = q_posterior_mean_variance(schedule, x0_hat, x_t, t)
     var = posterior_var if variance == "posterior" else schedule.beta(t)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import torch
 
-from gen_lib.diffusion.ddpm import _check_same_shape, _check_tensor
+from gen_lib.core.validation import as_batch_tensor, check_same_shape
 from gen_lib.diffusion.schedule import broadcast_to
 from gen_lib.diffusion.sde import TimeScore, _check_time, exact_score
 
@@ -36,8 +36,8 @@ class LinearPath:
     # --8<-- [start:path]
     def interpolate(self, x0, t, noise) -> torch.Tensor:
         r"""$x_t = (1 - t) x_0 + t \varepsilon$。"""
-        x0, noise = _check_tensor(x0, name="x0"), _check_tensor(noise, name="noise")
-        _check_same_shape(x0, noise, "x0 and noise")
+        x0, noise = as_batch_tensor(x0, name="x0"), as_batch_tensor(noise, name="noise")
+        check_same_shape(x0, noise, "x0 and noise")
         t = broadcast_to(_check_time(t, x0), x0)
         return (1 - t) * x0 + t * noise
 

@@ -20,9 +20,9 @@ import numpy as np
 import torch
 
 from gen_lib.core.nn import single_thread
-from gen_lib.core.validation import check_count, make_generator, make_rng
+from gen_lib.core.validation import as_batch_tensor, check_count, make_generator, make_rng
 from gen_lib.diffusion.ddim import ddim_step, ddim_timesteps
-from gen_lib.diffusion.ddpm import _check_tensor, ddpm_step
+from gen_lib.diffusion.ddpm import ddpm_step
 from gen_lib.diffusion.schedule import NoiseSchedule, broadcast_to
 from gen_lib.diffusion.sde import SDE, TimeScore, check_sde, check_time_grid
 from gen_lib.score_based.langevin import langevin_step
@@ -40,7 +40,7 @@ def ddpm_sample(schedule: NoiseSchedule, model: DiscreteModel, x_T, seed=0, *, p
                 variance: str = "posterior") -> torch.Tensor:
     r"""祖先サンプリング: $x_T \sim \mathcal{N}(0, I)$ から $t = T, T-1, \dots, 1$ と ``ddpm_step`` を $T$ 回。"""
     _check_model(model)
-    x = _check_tensor(x_T, name="x_T")
+    x = as_batch_tensor(x_T, name="x_T")
     generator = make_generator(seed)
     n = x.shape[0]
     with torch.no_grad(), single_thread():
@@ -57,7 +57,7 @@ def ddim_sample(schedule: NoiseSchedule, model: DiscreteModel, x_T, n_steps: int
                 spacing: str = "leading", steps_offset: int = 0, prediction: str = "epsilon") -> torch.Tensor:
     r"""DDIM: 部分列 $\tau_S > \dots > \tau_1$ をたどり、最後は $\tau_0 = 0$ ($\bar{\alpha}_0 = 1$) へ。"""
     _check_model(model)
-    x = _check_tensor(x_T, name="x_T")
+    x = as_batch_tensor(x_T, name="x_T")
     taus = ddim_timesteps(schedule.T, n_steps, spacing, steps_offset)
     generator = make_generator(seed)
     n = x.shape[0]
@@ -77,7 +77,7 @@ def euler_maruyama(sde: SDE, score: TimeScore, x_1, n_steps: int, seed=0, *, t_e
     $x \leftarrow x + h\,[f(x, t) - g(t)^2 s(x, t)] + g(t) \sqrt{|h|}\, z$。最後の 1 歩はノイズを加えない。
     """
     sde = check_sde(sde)
-    x = _check_tensor(x_1, name="x_1")
+    x = as_batch_tensor(x_1, name="x_1")
     ts = check_time_grid(1.0, t_end, n_steps)
     generator = make_generator(seed)
     n = x.shape[0]
@@ -104,7 +104,7 @@ def predictor_corrector(sde: SDE, score: TimeScore, x_1, n_steps: int, seed=0, *
     2. 予測子: 逆向き SDE のオイラー・丸山法で次の時刻へ (``euler_maruyama`` と同じ 1 歩)。
     """
     sde = check_sde(sde)
-    x = _check_tensor(x_1, name="x_1")
+    x = as_batch_tensor(x_1, name="x_1")
     ts = check_time_grid(1.0, t_end, n_steps)
     n_corrector = check_count(n_corrector, name="n_corrector", minimum=0)
     if isinstance(snr, bool) or not isinstance(snr, numbers.Real) or not 0 < snr < math.inf:
