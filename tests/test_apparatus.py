@@ -13,7 +13,6 @@ import importlib.util
 import re
 import shutil
 import sys
-from pathlib import Path
 from urllib.parse import unquote, urljoin, urlparse
 
 import pytest

@@ -20,7 +20,6 @@ import fcntl
 import functools
 import hashlib
 import json
-import math
 import os
 import pickle
 import re

@@ -13,3 +13,6 @@ ScoreFunction = Callable[[np.ndarray], np.ndarray]  # ∇_x log p(x): (N, d) -> 
 NoiseConditionalScore = Callable[[np.ndarray, float], np.ndarray]  # s(x, σ): (N, d), σ -> (N, d)
 TorchScalarField = Callable[[torch.Tensor], torch.Tensor]  # torch 版のエネルギー・対数密度: (N, d) -> (N,)
 ScoreModel = Callable[[torch.Tensor], torch.Tensor]  # 学習するスコア s_θ(x): (N, d) -> (N, d)
+TimeScore = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # s(x, t): (N, …), t (N,) ∈ [0, 1] -> (N, …)
+Velocity = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # ODE の速度 v(x, t): (N, …), t (N,) -> (N, …)
+DiscreteModel = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # ε_θ(x_t, t) など、t (N,) ∈ {1..T} -> (N, …)

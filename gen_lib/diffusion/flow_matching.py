@@ -23,7 +23,8 @@ import torch
 
 from gen_lib.core.validation import as_batch_tensor, check_same_shape
 from gen_lib.diffusion.schedule import broadcast_to
-from gen_lib.diffusion.sde import TimeScore, _check_time, exact_score
+from gen_lib.core.types import TimeScore
+from gen_lib.diffusion.sde import _check_time, exact_score
 
 
 class LinearPath:

@@ -17,14 +17,13 @@ $$
 
 from __future__ import annotations
 
-from typing import Callable
 
 import torch
 
 from gen_lib.core.validation import make_generator
-from gen_lib.diffusion.ode import Velocity, solve_reference
+from gen_lib.core.types import TorchScalarField, Velocity
+from gen_lib.diffusion.ode import solve_reference
 
-LogDensityTorch = Callable[[torch.Tensor], torch.Tensor]  # log p(x): (N, …) -> (N,)
 
 
 # --8<-- [start:divergence]
@@ -51,7 +50,7 @@ def divergence_hutchinson(v: Velocity, x: torch.Tensor, t: torch.Tensor, u: torc
 
 
 # --8<-- [start:log_likelihood]
-def ode_log_likelihood(v: Velocity, x, terminal_log_prob: LogDensityTorch, *, t_start: float = 0.0,
+def ode_log_likelihood(v: Velocity, x, terminal_log_prob: TorchScalarField, *, t_start: float = 0.0,
                        t_end: float = 1.0, estimator: str = "exact", seed=0, rtol: float = 1e-8,
                        atol: float = 1e-8) -> torch.Tensor:
     r"""$\log p_{t_{\mathrm{start}}}(x) = \log p_{t_{\mathrm{end}}}(x(t_{\mathrm{end}})) + \int \nabla \cdot v\, dt$。形 (N,) [nats]。

@@ -14,8 +14,8 @@ import numpy as np
 import torch
 
 from gen_lib.core.nn import single_thread
+from gen_lib.core.types import Velocity
 
-Velocity = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # v(x, t): (N, …), (N,) -> (N, …)
 
 
 def _check_grid(ts) -> torch.Tensor:

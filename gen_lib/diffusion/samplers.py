@@ -14,20 +14,19 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Callable
 
 import numpy as np
 import torch
 
 from gen_lib.core.nn import single_thread
+from gen_lib.core.types import DiscreteModel, TimeScore
 from gen_lib.core.validation import as_batch_tensor, check_count, make_generator, make_rng
 from gen_lib.diffusion.ddim import ddim_step, ddim_timesteps
 from gen_lib.diffusion.ddpm import ddpm_step
 from gen_lib.diffusion.schedule import NoiseSchedule, broadcast_to
-from gen_lib.diffusion.sde import SDE, TimeScore, check_sde, check_time_grid
+from gen_lib.diffusion.sde import SDE, check_sde, check_time_grid
 from gen_lib.score_based.langevin import langevin_step
 
-DiscreteModel = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (x_t, t) -> 出力 (ε, x0 または v)
 
 
 def _check_model(model) -> None:

@@ -24,14 +24,13 @@ from __future__ import annotations
 import math
 import numbers
 from abc import ABC, abstractmethod
-from typing import Callable
 
 import torch
 
+from gen_lib.core.types import TimeScore
 from gen_lib.core.validation import check_positive
 from gen_lib.diffusion.schedule import broadcast_to
 
-TimeScore = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # s(x, t): (N, …), (N,) -> (N, …)
 
 
 def _check_time(t, x: torch.Tensor | None = None) -> torch.Tensor:
