@@ -6,13 +6,20 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from urllib.parse import urlparse
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import sync_playwright
 
-from conftest import page_sources, page_url
+from conftest import DOCS, ROOT, page_sources, page_url
+
+_spec = importlib.util.spec_from_file_location("search_ja", ROOT / "hooks" / "search_ja.py")
+_search_ja = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_search_ja)
+GLOSSARY = _search_ja.glossary_rows(DOCS / "glossary.md")
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -157,6 +164,42 @@ def test_checker_catches_broken_math(page, site):
     assert "undefined macro" in problems and "MathJax error" in problems
 
 
+# 1280×900 の窓での読みやすさ: 図の最小の文字 (SVG に書いた pt を表示の倍率で px にする) と、
+# コードブロックの横スクロール。
+LEGIBILITY_JS = r"""
+async () => {
+  const problems = [];
+  for (const img of document.querySelectorAll("article img[src*='figures/']")) {
+    const svg = await (await fetch(img.src)).text();
+    const width = svg.match(/<svg[^>]*width="([0-9.]+)pt"/);
+    const font = svg.match(/min-font-pt=([0-9.]+)/);
+    if (!width || !font) { problems.push("no size information: " + img.src); continue; }
+    const px = parseFloat(font[1]) * img.getBoundingClientRect().width / parseFloat(width[1]);
+    if (px < 11 - 0.05) problems.push(`text of ${px.toFixed(1)} px in ${img.src.split("/").pop()}`);
+  }
+  document.querySelectorAll("article pre > code").forEach((code) => {
+    if (code.scrollWidth > code.clientWidth + 1)
+      problems.push("code scrolls horizontally: " + code.textContent.slice(0, 60));
+  });
+  return problems;
+}
+"""
+
+
+def test_figures_and_code_are_legible_at_1280(browser, site):
+    """どのページでも、図の文字は 11 CSS px 以上で、コードブロックは横にスクロールしない。"""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="ja-JP")
+    page = context.new_page()
+    problems = {}
+    for path in PAGES:
+        page.goto(site.url + path, wait_until="load")
+        found = page.evaluate(LEGIBILITY_JS)
+        if found:
+            problems[path] = found
+    context.close()
+    assert problems == {}
+
+
 SEARCHES = {
     "拡散モデル": "ch1/overview/",
     "分配関数": "ch1/ebm/",
@@ -166,15 +209,41 @@ SEARCHES = {
 }
 
 
+def search_results(page, query: str) -> list[str]:
+    """検索欄に query を入れ、結果のページのパス (上から順) を返す (結果がなければ空)。"""
+    box = "input.md-search__input"
+    page.fill(box, "")
+    page.press(box, "End")  # 空のクエリで前の結果を消してから入れる
+    page.wait_for_function("() => !document.querySelector('.md-search-result__item')")
+    page.fill(box, query)
+    page.press(box, "End")
+    try:
+        page.wait_for_selector(".md-search-result__item", timeout=5000)
+    except PlaywrightTimeoutError:
+        return []
+    links = page.eval_on_selector_all(".md-search-result__item > a.md-search-result__link",
+                                      "(as) => as.map((a) => a.href)")
+    return [urlparse(link).path.lstrip("/") for link in links]
+
+
 @pytest.mark.parametrize("query,expected", SEARCHES.items())
 def test_japanese_search_without_spaces(page, site, query, expected):
     page.goto(site.url, wait_until="load")
     page.click("input.md-search__input")
-    page.fill("input.md-search__input", query)
-    page.press("input.md-search__input", "End")
-    page.wait_for_selector(".md-search-result__item", timeout=15000)
-    links = page.eval_on_selector_all(".md-search-result__item > a.md-search-result__link",
-                                      "(as) => as.map((a) => a.href)")
-    top = [urlparse(link).path.lstrip("/") for link in links[:3]]
+    top = search_results(page, query)[:3]
     assert expected in top, f"{query}: top results {top}"
     assert page.watcher.take() == []
+
+
+def test_glossary_forms_find_the_defining_page(page, site):
+    """用語集の別の表記 (カタカナの揺れ、ASCII の綴り) で検索すると、定義のページが上位 5 件に入る。"""
+    page.goto(site.url, wait_until="load")
+    page.click("input.md-search__input")
+    missed = {}
+    for row in GLOSSARY:
+        expected = page_url(row["page"])
+        for form in [row["term"], *row["english"], *row["forms"]]:
+            top = search_results(page, form)[:5]
+            if expected not in top:
+                missed[form] = top
+    assert missed == {}

@@ -11,9 +11,9 @@ import pytest
 import torch
 
 from gen_lib.diffusion.ddim import ddim_step, ddim_timesteps
-from gen_lib.diffusion.ddpm import (ddpm_step, predict_epsilon, predict_x0, q_posterior_mean_variance, q_sample,
+from gen_lib.diffusion.ddpm import (ddpm_step, predict_epsilon, prior_kl, predict_x0, q_posterior_mean_variance, q_sample,
                                     velocity_target)
-from gen_lib.diffusion.schedule import NoiseSchedule, prior_kl
+from gen_lib.diffusion.schedule import NoiseSchedule
 
 diffusers = pytest.importorskip("diffusers")
 
@@ -54,6 +54,7 @@ def test_cosine_schedule_matches_reference_squaredcos():
     assert torch.allclose(ours.betas, reference.betas.double(), rtol=1e-5, atol=1e-7)
 
 
+@pytest.mark.equation("eq:ddpm-posterior")
 def test_posterior_is_bayes_rule_by_quadrature():
     r"""$q(x_{t-1} \mid x_t, x_0) \propto q(x_t \mid x_{t-1})\, q(x_{t-1} \mid x_0)$ を 1 次元の格子で積分する。"""
     schedule = NoiseSchedule.linear(T)
@@ -84,6 +85,7 @@ def test_posterior_at_t1_is_a_point_mass_at_x0():
     assert v.item() == 0.0 and torch.allclose(mu, torch.tensor([[0.3, -2.0]], dtype=torch.float64))
 
 
+@pytest.mark.equation("eq:ddpm-predictions")
 def test_predictions_convert_exactly():
     """真の ε, x0, v を入れれば、どの表し方からも同じ x0 と ε に戻る。"""
     schedule = NoiseSchedule.cosine(T)
@@ -98,6 +100,7 @@ def test_predictions_convert_exactly():
         assert torch.allclose(predict_epsilon(schedule, x_t, t, output, prediction), eps, atol=1e-9)
 
 
+@pytest.mark.equation("eq:ddpm-reverse-mean")
 def test_ho_equation_11_equals_posterior_mean_of_predicted_x0():
     r"""ε 予測の平均 $\frac{1}{\sqrt{\alpha_t}}(x_t - \frac{\beta_t}{\sqrt{1-\bar\alpha_t}}\hat\varepsilon)$ (式 (11))。"""
     schedule = NoiseSchedule.linear(T)
@@ -113,6 +116,7 @@ def test_ho_equation_11_equals_posterior_mean_of_predicted_x0():
 @pytest.mark.parametrize("variance, variance_type", [("posterior", "fixed_small"), ("beta", "fixed_large")])
 @pytest.mark.parametrize("prediction, prediction_type", [("epsilon", "epsilon"), ("x0", "sample"),
                                                          ("v", "v_prediction")])
+@pytest.mark.equation("eq:ddpm-reverse-mean")
 def test_ddpm_step_matches_reference(variance, variance_type, prediction, prediction_type):
     ours = NoiseSchedule.linear(T)
     reference = _float64(_ddpm_scheduler(variance_type, prediction_type))
@@ -219,3 +223,117 @@ def test_bad_inputs_name_the_value():
         predict_x0(schedule, x, torch.tensor([1, 2, 3]), x, "score")
     with pytest.raises(ValueError, match="variance must be"):
         ddpm_step(schedule, x, torch.tensor([1, 2, 3]), x, x, variance="learned")
+
+
+# --- 変分下界・ガウス分布の KL・ε とスコア (docs/ch3/ddpm.md, ddpm-score.md) ---
+
+from gen_lib.diffusion.ddpm import exact_epsilon, gaussian_kl, variational_bound_terms  # noqa: E402
+from gen_lib.diffusion.forward_noising import run_forward_chain  # noqa: E402
+from gen_lib.distributions.gaussian_mixture import isotropic_mixture, ring_of_gaussians  # noqa: E402
+from gen_lib.score_based.denoising_score_matching import mixture_posterior_mean  # noqa: E402
+
+
+@pytest.mark.equation("eq:ddpm-gaussian-kl")
+def test_gaussian_kl_matches_torch_distributions():
+    g = torch.Generator().manual_seed(8)
+    m_q, m_p = (torch.randn(6, 3, generator=g, dtype=torch.float64) for _ in range(2))
+    v_q, v_p = (torch.rand(6, generator=g, dtype=torch.float64) + 0.1 for _ in range(2))
+    q = torch.distributions.Normal(m_q, v_q.sqrt()[:, None])
+    p = torch.distributions.Normal(m_p, v_p.sqrt()[:, None])
+    expected = torch.distributions.kl_divergence(q, p).sum(dim=1)
+    assert torch.allclose(gaussian_kl(m_q, v_q, m_p, v_p), expected, atol=1e-12)
+    with pytest.raises(ValueError, match="must be positive"):
+        gaussian_kl(m_q, torch.zeros(6, dtype=torch.float64), m_p, v_p)
+
+
+@pytest.mark.equation("eq:ddpm-vlb")
+@pytest.mark.parametrize("variance", ["posterior", "beta"])
+def test_variational_bound_matches_direct_monte_carlo(variance):
+    r"""$T = 5$ で、閉じた形の KL の和が $\mathbb{E}[\log q(x_{1:T} \mid x_0) - \log q_\theta(x_{0:T})]$
+    (前向きの連鎖の標本で直接計算、平均は式 (11) を手で書く) と標準誤差の 5 倍以内で一致する。"""
+    p = isotropic_mixture([[-1.0], [1.5]], 0.3, weights=[0.4, 0.6])
+    betas = np.array([0.02, 0.1, 0.3, 0.5, 0.7])
+    schedule, T, n = NoiseSchedule(betas), 5, 40000
+    model = exact_epsilon(p, schedule)
+    x0 = p.sample(n, seed=1)
+    terms = variational_bound_terms(schedule, model, torch.as_tensor(x0), seed=2, variance=variance)
+    bound = (terms["prior"] + terms["diffusion"].sum(dim=1) + terms["decoder"]).numpy()
+    assert terms["diffusion"].shape == (n, T - 1)
+
+    path = run_forward_chain(x0, betas, seed=3, return_path=True)  # (T+1, n, 1)
+    a = np.concatenate([[1.0], np.cumprod(1 - betas)])
+
+    def log_normal(x, mean, var):
+        return np.sum(-0.5 * (x - mean) ** 2 / var - 0.5 * np.log(2 * np.pi * var), axis=-1)
+
+    log_ratio = sum(log_normal(path[t], np.sqrt(1 - betas[t - 1]) * path[t - 1], betas[t - 1])
+                    for t in range(1, T + 1)) - log_normal(path[T], 0.0, 1.0)
+    for t in range(1, T + 1):
+        b = betas[t - 1]
+        eps = model(torch.as_tensor(path[t]), torch.full((n,), t)).numpy()
+        mean = (path[t] - b / np.sqrt(1 - a[t]) * eps) / np.sqrt(1 - b)
+        var = b if t == 1 or variance == "beta" else (1 - a[t - 1]) / (1 - a[t]) * b
+        log_ratio -= log_normal(path[t - 1], mean, var)
+    se = np.hypot(bound.std(), log_ratio.std()) / np.sqrt(n)
+    assert abs(bound.mean() - log_ratio.mean()) < 5 * se
+    # 上界はデータ分布のエントロピー以上 (格子の数値積分)
+    grid = np.linspace(-6, 6, 20001)
+    log_p = p.log_prob(grid[:, None])
+    assert bound.mean() > -np.sum(np.exp(log_p) * log_p) * (grid[1] - grid[0])
+
+
+def test_variational_bound_is_deterministic_and_checks_inputs():
+    schedule = NoiseSchedule.linear(20)
+    model = exact_epsilon(ring_of_gaussians(), schedule)
+    x0 = torch.as_tensor(ring_of_gaussians().sample(10, seed=0))
+    first = variational_bound_terms(schedule, model, x0, seed=4)
+    second = variational_bound_terms(schedule, model, x0, seed=4)
+    assert all(torch.equal(first[k], second[k]) for k in first)
+    with pytest.raises(ValueError, match="variance must be"):
+        variational_bound_terms(schedule, model, x0, variance="learned")
+    with pytest.raises(ValueError, match="x0 must be finite"):
+        variational_bound_terms(schedule, model, torch.full((3, 2), float("nan")))
+    with pytest.raises(ValueError, match="schedule must be a NoiseSchedule"):
+        variational_bound_terms("linear", model, x0)
+
+
+@pytest.mark.equation("eq:dscore-eps-score")
+def test_exact_epsilon_is_scaled_score_by_autograd():
+    r"""$\varepsilon^* = -\sqrt{1 - \bar\alpha_t}\, \nabla \log q(x_t)$: スコアを torch の自動微分で求め直す。"""
+    p, schedule = ring_of_gaussians(), NoiseSchedule.linear(T)
+    model = exact_epsilon(p, schedule)
+    x = torch.randn(7, 2, generator=torch.Generator().manual_seed(9), dtype=torch.float64) * 2
+    for t in (1, 30, 400, 1000):
+        a = schedule.alpha_bar(torch.tensor([t])).item()
+        y = x.clone().requires_grad_(True)
+        p.noised(a**0.5, (1 - a) ** 0.5).log_prob_torch(y).sum().backward()
+        expected = -((1 - a) ** 0.5) * y.grad
+        assert torch.allclose(model(x, torch.full((7,), t)), expected, rtol=1e-9, atol=1e-10), t
+
+
+@pytest.mark.equation("eq:dscore-sigma", "eq:dscore-eps-score")
+def test_exact_epsilon_equals_chapter2_score_of_p_sigma_at_every_t():
+    r"""すべての $t$ で $\varepsilon^*(x_t, t) = -\sigma_t \nabla_y \log p_{\sigma_t}(y)$, $y = x_t / \sqrt{\bar\alpha_t}$。"""
+    p, schedule = ring_of_gaussians(), NoiseSchedule.linear(T)
+    t = torch.arange(1, T + 1)
+    x_t = torch.randn(T, 2, generator=torch.Generator().manual_seed(10), dtype=torch.float64) * 1.5
+    eps = exact_epsilon(p, schedule)(x_t, t).numpy()
+    a, sigma = schedule.alpha_bar(t).numpy(), schedule.sigma(t).numpy()
+    assert np.allclose(sigma, np.sqrt((1 - a) / a), rtol=1e-14)
+    for k in range(T):
+        y = x_t[k : k + 1].numpy() / np.sqrt(a[k])
+        assert np.allclose(eps[k], -sigma[k] * p.noised(1.0, sigma[k]).score(y)[0], rtol=1e-8, atol=1e-10), k
+
+
+@pytest.mark.equation("eq:dscore-tweedie")
+def test_x0_prediction_from_exact_epsilon_is_the_posterior_mean():
+    """Tweedie: ε* から作る x̂_0 は、ガウス混合の事後平均 (第 2 章の閉じた形) と一致する。"""
+    p, schedule = ring_of_gaussians(), NoiseSchedule.linear(T)
+    model = exact_epsilon(p, schedule)
+    x_t = torch.randn(50, 2, generator=torch.Generator().manual_seed(11), dtype=torch.float64) * 1.5
+    for t in (2, 50, 300, 1000):
+        tt = torch.full((50,), t)
+        x0_hat = predict_x0(schedule, x_t, tt, model(x_t, tt)).numpy()
+        a, sigma = schedule.alpha_bar(tt)[0].item(), schedule.sigma(tt)[0].item()
+        expected = mixture_posterior_mean(p, x_t.numpy() / a**0.5, sigma)
+        assert np.allclose(x0_hat, expected, rtol=0, atol=1e-9 * max(1.0, 1 / a**0.5)), t

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import torch
 import pytest
 
 from gen_lib.distributions.gaussian_mixture import ring_of_gaussians
@@ -187,3 +188,14 @@ def test_latent_marginals_are_densities_and_paths_start_in_each_mode():
     assert path.shape == (settings.T + 1, 3)
     nearest = np.argmin(np.abs(path[0][:, None] - np.array(settings.data_means)[None]), axis=1)
     assert list(nearest) == [0, 1, 2]  # 各峰から 1 点ずつ
+
+
+def test_generation_process_runs_from_the_prior_back_to_the_ring():
+    settings = ch1_overview.GenerationSettings(n=200)
+    result = ch1_overview.generation_process(settings)
+    assert list(result["times"]) == list(settings.shown_times)
+    assert result["samples"].shape == (len(settings.shown_times), 200, 2)
+    x_T = torch.randn((200, 2), generator=torch.Generator().manual_seed(settings.seed), dtype=torch.float64)
+    np.testing.assert_array_equal(result["samples"][-1], x_T.numpy())  # t = T は事前分布の標本そのもの
+    radius = np.linalg.norm(result["samples"][0], axis=1)  # t = 0: 半径 2 の円周上の 8 峰に戻る
+    assert abs(np.median(radius) - 2.0) < 0.1 and np.mean(np.abs(radius - 2.0) < 0.5) > 0.9

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 
 import pytest
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 
 from conftest import ROOT
-from gen_lib.figures import all_figures, figure
 from gen_lib.core.plotting import figure_to_svg, new_figure
+from gen_lib.figures import all_figures, figure
 
 spec = importlib.util.spec_from_file_location("build_workers", ROOT / "hooks" / "build_workers.py")
 build_workers = importlib.util.module_from_spec(spec)
@@ -44,6 +46,32 @@ def test_japanese_text_renders():
     fig, ax = new_figure()
     ax.set_title("分配関数 $Z(\\theta)$ と拡散モデル")
     assert figure_to_svg(fig).startswith(b"<?xml")
+
+
+@pytest.mark.parametrize("width", [4.0, 6.4, 12.0])
+def test_small_text_is_enlarged_to_eleven_css_pixels(width):
+    """どの文字も表示で 11 px 以上: 幅 w pt の SVG は min(4w/3, 688) px で表示される。"""
+    fig, ax = new_figure(width=width, height=3.0)
+    ax.plot([0, 1], [0, 1], label="a")
+    ax.set_title("小さな題", fontsize=5)
+    ax.legend(fontsize=4)
+    ax.annotate("注", (0.5, 0.5), fontsize=3)
+    ax.tick_params(labelsize=4)
+    svg = figure_to_svg(fig).decode()
+    width_pt = float(re.search(r'<svg[^>]*width="([0-9.]+)pt"', svg).group(1))
+    smallest_pt = float(re.search(r"min-font-pt=([0-9.]+)", svg).group(1))
+    shown_px = min(width_pt * 4 / 3, 688.0)
+    assert smallest_pt * shown_px / width_pt >= 11.0 - 0.01
+    texts = [t for t in fig.findobj(Text) if t.get_visible() and t.get_text()]
+    assert {"小さな題", "注", "a"} <= {t.get_text() for t in texts}
+    assert min(t.get_fontsize() for t in texts) == pytest.approx(smallest_pt, abs=0.01)
+
+
+def test_large_text_is_left_alone():
+    fig, ax = new_figure(width=6.4, height=3.0)
+    ax.set_title("大きな題", fontsize=20)
+    figure_to_svg(fig)
+    assert ax.title.get_fontsize() == 20
 
 
 def test_figure_to_svg_rejects_non_figures():

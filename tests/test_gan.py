@@ -181,21 +181,19 @@ def test_bad_inputs_raise():
         value_function(P, Q, np.full_like(P, 1.5), DX)
 
 
-def test_numbers_quoted_on_the_page():
-    # docs/ch1/implicit.md の「2 次元の例」に書いた数値が、既定の設定の学習結果と一致すること
+def test_training_shows_what_the_page_describes():
+    # docs/ch1/implicit.md の数値はビルドが結果から書き込む。ここでは文章の主張 (一時的なモード崩壊、
+    # 最後は 8 個すべてを捉える、ノイズの床より大きな差が残る、損失は均衡の値に届かない) を確かめる。
     from gen_lib.experiments.ch1_implicit import gan_training
 
     r = gan_training()
     step = {int(s): i for i, s in enumerate(r["checkpoints"])}
-    assert r["covered"][step[200]] == 1 and round(r["high_quality"][step[200]], 2) == 0.04
-    early = [step[s] for s in range(50, 301, 50)]
-    assert list(r["covered"][early]) == [3, 2, 3, 1, 3, 2]
-    assert round(r["distances"][early].min(), 2) == 0.58 and round(r["distances"][early].max(), 2) == 1.43
-    assert r["covered"][step[500]] == 3 and np.all(r["covered"][step[600]:] == 8)
-    assert round(r["high_quality"][-1], 2) == 0.67 and round(r["distances"][-1], 3) == 0.045
+    assert r["covered"][step[200]] < 8 and r["high_quality"][step[200]] < 0.5
+    assert r["covered"][-1] == 8
+    last_partial = np.flatnonzero(r["covered"] < 8)[-1]
+    assert r["checkpoints"][last_partial] < r["checkpoints"][-1]
     floor = r["noise_floor"].mean()
-    assert round(floor, 3) == 0.009 and round(r["distances"][-1] / floor) == 5
-    counts = r["mode_counts"][-1]  # モード 3 は (-√2, √2)、モード 6 は (0, -2)
-    assert (counts.min(), counts.argmin(), counts.max(), counts.argmax()) == (24, 3, 86, 6)
-    assert round(r["discriminator_loss"][-100:].mean(), 2) == 1.16
-    assert round(r["generator_loss"][-100:].mean(), 2) == 0.96
+    assert r["distances"][-1] > 2 * floor
+    assert r["mode_counts"][-1].min() < 62.5 < r["mode_counts"][-1].max()
+    assert r["discriminator_loss"][-100:].mean() < math.log(4)
+    assert r["generator_loss"][-100:].mean() > math.log(2)

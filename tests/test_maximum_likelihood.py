@@ -171,15 +171,14 @@ def test_bad_inputs_raise():
         curve_sampler(10, seed=-1)
 
 
-def test_numbers_quoted_on_the_pages():
-    # docs/ch1/likelihood.md と learning.md に書いた数値が、いまのコードの結果と一致すること
-    data, grid, model, result = trained()
-    mixture = three_mode_mixture()
-    assert len(data) == 500
-    assert result.history[-1] == pytest.approx(-2.744, abs=5e-4)
-    assert average_log_likelihood(mixture.log_prob, data) == pytest.approx(-2.681, abs=5e-4)
-    assert average_log_likelihood(mixture.log_prob, data) - result.history[-1] == pytest.approx(0.063, abs=5e-4)
-    held_out = mixture.sample(5000, seed=123)
-    assert np.all(np.abs(held_out) <= 4.0)
-    assert ebm_log_likelihood(model, result.theta, held_out, grid) == pytest.approx(-2.830, abs=5e-4)
-    assert average_log_likelihood(mixture.log_prob, held_out) == pytest.approx(-2.704, abs=5e-4)
+def test_fit_shows_what_the_page_describes():
+    # docs/ch1/likelihood.md の数値はビルドが実験 ch1_likelihood.ebm_fit から書き込む。ここでは文章の主張
+    # (学習したモデルは真の密度に近いが届かず、訓練に使っていないデータでは差が少し広がる) を確かめる。
+    from gen_lib.experiments.ch1_likelihood import ebm_fit
+
+    r = ebm_fit()
+    gap = r["true_log_likelihood"] - r["history"][-1]
+    held_out_gap = r["true_test_log_likelihood"] - r["test_log_likelihood"]
+    assert 0 < gap < 0.2
+    assert gap < held_out_gap < 0.3
+    assert r["history"][0] == pytest.approx(-math.log(64))

@@ -115,3 +115,24 @@ def test_flow_matching_loss_is_minimised_by_the_exact_velocity(mixture):
         assert flow_matching_loss(lambda x, s: velocity(x, s) + shift, x0, t, noise).item() > best
     path = LinearPath()
     assert torch.allclose(path.interpolate(x0[:3], torch.zeros(3, dtype=torch.float64), noise[:3]), x0[:3])
+
+
+def test_the_corrector_is_the_langevin_step_of_chapter_2(mixture, monkeypatch):
+    r"""修正子は第 2 章の ``langevin_step`` そのもの (同じ関数オブジェクト) を時刻ごとに n_corrector 回呼び、
+    ステップ幅 $\epsilon$ はスコアの項 $\tfrac{\epsilon}{2}\|s\|$ とノイズの項 $\sqrt{\epsilon}\sqrt{D}$ の比を snr にする。"""
+    from gen_lib.diffusion import samplers
+    from gen_lib.score_based import langevin
+
+    assert samplers.langevin_step is langevin.langevin_step
+    calls = []
+
+    def recording_step(score_fn, x, step_size, rng, *, where):
+        s_norm = np.linalg.norm(score_fn(x), axis=1).mean()
+        calls.append(0.5 * step_size * s_norm / (step_size**0.5 * x.shape[1] ** 0.5))
+        return langevin.langevin_step(score_fn, x, step_size, rng, where=where)
+
+    monkeypatch.setattr(samplers, "langevin_step", recording_step)
+    sde = VPSDE()
+    predictor_corrector(sde, exact_score(mixture, sde), prior(0)[:50], 7, n_corrector=2, snr=0.2)
+    assert len(calls) == 14
+    assert np.allclose(calls, 0.2, rtol=1e-12)

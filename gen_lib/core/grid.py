@@ -5,11 +5,14 @@
 
 from __future__ import annotations
 
+# --8<-- [start:imports]
 from dataclasses import dataclass
 
 import numpy as np
 
 from gen_lib.core.validation import as_array, check_count
+
+# --8<-- [end:imports]
 
 
 # --8<-- [start:grid]
@@ -39,9 +42,11 @@ def make_grid(low, high, n_points: int) -> Grid:
     low = np.atleast_1d(as_array(low, name="low"))
     high = np.atleast_1d(as_array(high, name="high"))
     if low.ndim != 1 or low.shape != high.shape:
-        raise ValueError(f"low and high must be 1-D of the same length, got {low.shape} and {high.shape}")
+        raise ValueError(f"low and high must be 1-D of the same length, "
+                         f"got {low.shape} and {high.shape}")
     if np.any(high <= low):
-        raise ValueError(f"high must exceed low on every axis, got low={low.tolist()}, high={high.tolist()}")
+        raise ValueError(f"high must exceed low on every axis, "
+                         f"got low={low.tolist()}, high={high.tolist()}")
     n_points = check_count(n_points, name="n_points", minimum=3)
     axes, log_w_1d = [], []
     for a, b in zip(low, high):
@@ -52,7 +57,8 @@ def make_grid(low, high, n_points: int) -> Grid:
         log_w_1d.append(np.log(w))
     mesh = np.meshgrid(*axes, indexing="ij")
     points = np.stack([m.ravel() for m in mesh], axis=1)
-    log_weights = sum(np.meshgrid(*log_w_1d, indexing="ij")).ravel()  # log Π_i w_i = Σ_i log w_i
+    # log Π_i w_i = Σ_i log w_i
+    log_weights = sum(np.meshgrid(*log_w_1d, indexing="ij")).ravel()
     return Grid(tuple(axes), points, log_weights)
 # --8<-- [end:grid]
 

@@ -13,6 +13,7 @@ import matplotlib
 import numpy as np
 import matplotlib_fontja  # noqa: F401  (日本語フォント IPAexGothic を登録する)
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 
 # 日本語フォントを既定にする。スタイルを後からリセットするとこの設定が消えるので、
 # rcParams.update はここ 1 か所だけで行う。
@@ -29,6 +30,11 @@ matplotlib.rcParams.update(
         "figure.dpi": 100,
     }
 )
+
+# 読める大きさ: 1280 px の窓で本文の列は 688 CSS px。SVG の幅 w pt は w × 4/3 px で表示され、列より広ければ
+# 列の幅に縮む。どの文字も表示で 11 px 以上になるよう、figure_to_svg が小さすぎる文字を大きくする。
+CONTENT_WIDTH_PX = 688.0
+MIN_TEXT_PX = 11.0
 
 DATA_COLOR = "#1f77b4"
 MODEL_COLOR = "#d62728"
@@ -70,10 +76,46 @@ def draw_score_panel(ax, arrows_at: np.ndarray, arrows: np.ndarray, *, lim: floa
     return image
 
 
+def min_font_size(fig: Figure) -> float:
+    """この図の文字が表示で ``MIN_TEXT_PX`` 以上になる最小の文字の大きさ (pt)。
+
+    幅 w pt の SVG は min(4w/3, ``CONTENT_WIDTH_PX``) px で表示されるので、1 pt は その幅 / w px になる。
+    """
+    width_pt = fig.get_figwidth() * 72.0
+    shown_px = min(width_pt * 4.0 / 3.0, CONTENT_WIDTH_PX)
+    return MIN_TEXT_PX * width_pt / shown_px
+
+
+def enforce_min_font_size(fig: Figure) -> None:
+    """図の中の文字 (目盛り・凡例・題・注記) のうち ``min_font_size(fig)`` より小さいものを大きくする。
+
+    数式の添字は基の文字に比例して小さく描かれる (ここでは基の大きさだけをそろえる)。
+    """
+    smallest = min_font_size(fig)
+    fig.draw_without_rendering()  # 目盛りの文字を作らせる
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            for which in ("major", "minor"):
+                ticks = axis.get_major_ticks() if which == "major" else axis.get_minor_ticks()
+                if ticks and ticks[0].label1.get_fontsize() < smallest:
+                    axis.set_tick_params(which=which, labelsize=smallest)
+    for text in fig.findobj(Text):
+        if text.get_fontsize() < smallest:
+            text.set_fontsize(smallest)
+
+
+def smallest_font_size(fig: Figure) -> float:
+    """図に描かれる文字 (空でなく見えるもの) のうち最小の大きさ (pt)。"""
+    fig.draw_without_rendering()
+    sizes = [text.get_fontsize() for text in fig.findobj(Text) if text.get_visible() and text.get_text()]
+    return min(sizes, default=float("inf"))
+
+
 def figure_to_svg(fig: Figure) -> bytes:
     """Figure を決定的な SVG バイト列にする。
 
     日付のメタデータを入れず、``svg.hashsalt`` で id を固定するので、同じ図は同じバイト列になる。
+    小さすぎる文字は ``enforce_min_font_size`` で大きくする (表示で 11 px 以上)。
     日本語の字形がフォントにない (豆腐になる) ときは ``ValueError`` を送出する。
     """
     if not isinstance(fig, Figure):
@@ -82,7 +124,10 @@ def figure_to_svg(fig: Figure) -> bytes:
     with warnings.catch_warnings():
         warnings.filterwarnings("error", message=r"Glyph .* missing from font")
         try:
-            fig.savefig(buffer, format="svg", metadata={"Date": None})
+            enforce_min_font_size(fig)
+            # 最小の文字の大きさを SVG に書いておく (ブラウザのテストが表示の大きさを確かめる)
+            fig.savefig(buffer, format="svg",
+                        metadata={"Date": None, "Description": f"min-font-pt={smallest_font_size(fig):.2f}"})
         except UserWarning as warning:
             raise ValueError(f"figure uses a character the font cannot draw: {warning}") from None
     return buffer.getvalue()

@@ -10,7 +10,8 @@ $$
 速度は $\frac{d x_t}{dt} = \varepsilon - x_0$ で、条件付きフローマッチングの損失
 
 $$
-\mathcal{L}_{\mathrm{CFM}}(\theta) = \mathbb{E}_{t, x_0, \varepsilon} \left\| v_\theta(x_t, t) - (\varepsilon - x_0) \right\|^2
+\mathcal{L}_{\mathrm{CFM}}(\theta) = \mathbb{E}_{t, x_0, \varepsilon}
+  \left\| v_\theta(x_t, t) - (\varepsilon - x_0) \right\|^2
 $$
 
 を最小にする $v_\theta$ は周辺の速度場 $u_t(x) = \mathbb{E}[\varepsilon - x_0 \mid x_t = x]$ になる。
@@ -19,67 +20,82 @@ $\frac{dx}{dt} = u_t(x)$ の ODE は $x_t$ の周辺分布を運ぶので、$t =
 
 from __future__ import annotations
 
+# --8<-- [start:imports]
 import torch
 
+from gen_lib.core.types import TimeScore
 from gen_lib.core.validation import as_batch_tensor, check_same_shape
 from gen_lib.diffusion.schedule import broadcast_to
-from gen_lib.core.types import TimeScore
 from gen_lib.diffusion.sde import _check_time, exact_score
+# --8<-- [end:imports]
 
 
+# --8<-- [start:path]
 class LinearPath:
-    r"""直線の確率パス: $x_t \mid x_0 \sim \mathcal{N}((1 - t) x_0, t^2 I)$、つまり $m(t) = 1 - t$, $s(t) = t$。"""
+    r"""直線の確率パス $x_t = (1 - t) x_0 + t \varepsilon$。
+
+    $x_t \mid x_0 \sim \mathcal{N}((1 - t) x_0, t^2 I)$、
+    つまり $m(t) = 1 - t$, $s(t) = t$。
+    """
 
     def marginal(self, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         t = _check_time(t)
         return 1 - t, t
 
-    # --8<-- [start:path]
     def interpolate(self, x0, t, noise) -> torch.Tensor:
         r"""$x_t = (1 - t) x_0 + t \varepsilon$。"""
-        x0, noise = as_batch_tensor(x0, name="x0"), as_batch_tensor(noise, name="noise")
+        x0 = as_batch_tensor(x0, name="x0")
+        noise = as_batch_tensor(noise, name="noise")
         check_same_shape(x0, noise, "x0 and noise")
         t = broadcast_to(_check_time(t, x0), x0)
         return (1 - t) * x0 + t * noise
 
     @staticmethod
     def conditional_velocity(x0, noise) -> torch.Tensor:
-        r"""条件付きの速度 $\frac{d}{dt}\left[(1 - t) x_0 + t \varepsilon\right] = \varepsilon - x_0$。"""
+        r"""条件付きの速度 $\frac{d x_t}{dt} = \varepsilon - x_0$。"""
         return noise - x0
 
     def velocity_from_score(self, x, t, score: torch.Tensor) -> torch.Tensor:
-        r"""ガウスのパスなら速度はスコアで書ける: $u_t(x) = -\dfrac{x + t\, \nabla_x \log p_t(x)}{1 - t}$。
+        r"""スコアで書いた速度 $u_t(x) = -(x + t \nabla_x \log p_t(x)) / (1 - t)$。
 
-        Tweedie の公式 $\mathbb{E}[x_0 \mid x_t] = (x + t^2 \nabla \log p_t) / (1 - t)$ と
-        $\mathbb{E}[\varepsilon \mid x_t] = -t\, \nabla \log p_t$ を $u = \mathbb{E}[\varepsilon] - \mathbb{E}[x_0]$ に入れる。
-        $t < 1$ が必要。
+        Tweedie の公式 $\mathbb{E}[x_0 \mid x_t]
+        = (x + t^2 \nabla \log p_t) / (1 - t)$ と
+        $\mathbb{E}[\varepsilon \mid x_t] = -t \nabla \log p_t$ を
+        $u = \mathbb{E}[\varepsilon \mid x_t] - \mathbb{E}[x_0 \mid x_t]$
+        に入れる。$t < 1$ が要る。
         """
         t = _check_time(t, x)
         if bool((t >= 1).any()):
-            raise ValueError("velocity_from_score needs t < 1 (the velocity is singular at t = 1)")
+            raise ValueError("velocity_from_score needs t < 1 "
+                             "(the velocity is singular at t = 1)")
         t = broadcast_to(t, x)
         return -(x + t * score) / (1 - t)
-    # --8<-- [end:path]
+# --8<-- [end:path]
 
 
 # --8<-- [start:loss]
-def flow_matching_loss(model, x0, t, noise, path: LinearPath | None = None) -> torch.Tensor:
-    r"""条件付きフローマッチングの損失 $\frac1N \sum_n \|v_\theta(x_t^n, t^n) - (\varepsilon^n - x_0^n)\|^2$。
+def flow_matching_loss(model, x0, t, noise,
+                       path: "LinearPath | None" = None) -> torch.Tensor:
+    r"""条件付きフローマッチングの損失 (標本平均)
 
-    ``model(x, t)`` は速度 $v_\theta$ を返す。$t$ は形 (N,)、ノイズ $\varepsilon$ は x0 と同じ形。
+    $\frac1N \sum_n \|v_\theta(x_t^n, t^n) - (\varepsilon^n - x_0^n)\|^2$。
+    ``model(x, t)`` は速度 $v_\theta$ を返す。$t$ は形 (N,)、
+    ノイズ $\varepsilon$ は x0 と同じ形。
     """
     path = LinearPath() if path is None else path
     x_t = path.interpolate(x0, t, noise)
     target = path.conditional_velocity(x0, noise)
     out = model(x_t, torch.as_tensor(t, dtype=torch.float64))
     if out.shape != target.shape:
-        raise ValueError(f"model must return the shape of x0 {tuple(target.shape)}, got {tuple(out.shape)}")
+        raise ValueError(f"model must return the shape of x0 "
+                         f"{tuple(target.shape)}, got {tuple(out.shape)}")
     return ((out - target) ** 2).flatten(1).sum(dim=1).mean()
 # --8<-- [end:loss]
 
 
-def exact_velocity(mixture, path: LinearPath | None = None) -> TimeScore:
-    r"""データがガウス混合のときの厳密な速度場 $u_t(x)$ (厳密なスコアから ``velocity_from_score``)。"""
+# --8<-- [start:exact_velocity]
+def exact_velocity(mixture, path: "LinearPath | None" = None) -> TimeScore:
+    r"""データがガウス混合のときの厳密な速度場 $u_t(x)$ (厳密なスコアから)。"""
     path = LinearPath() if path is None else path
     score = exact_score(mixture, path)
 
@@ -87,3 +103,4 @@ def exact_velocity(mixture, path: LinearPath | None = None) -> TimeScore:
         return path.velocity_from_score(x, t, score(x, t))
 
     return velocity
+# --8<-- [end:exact_velocity]

@@ -24,12 +24,14 @@ $$
 
 from __future__ import annotations
 
+# --8<-- [start:imports]
 import math
 import numbers
 
 import numpy as np
 
 from gen_lib.core.validation import as_array, as_points, check_count, make_rng
+# --8<-- [end:imports]
 
 
 # --8<-- [start:schedules]
@@ -37,22 +39,33 @@ def _check_betas(betas) -> np.ndarray:
     r"""β_1, ..., β_T がすべて開区間 (0, 1) にあることを確かめる。"""
     b = as_array(betas, name="betas", ndim=1)
     if b.size < 1 or np.any(b <= 0) or np.any(b >= 1):
-        raise ValueError(f"betas must be a non-empty 1-D array with every value in (0, 1), "
-                         f"got size {b.size}, min {b.min() if b.size else None}, "
+        raise ValueError("betas must be a non-empty 1-D array with every "
+                         f"value in (0, 1), got size {b.size}, "
+                         f"min {b.min() if b.size else None}, "
                          f"max {b.max() if b.size else None}")
     return b
 
 
-def linear_beta_schedule(T: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02) -> np.ndarray:
-    r"""線形スケジュール (Ho et al. 2020): $\beta_t$ を beta_start から beta_end まで等間隔に増やす。
+def _is_number_in(value, low: float, high: float) -> bool:
+    """value が bool でない実数で low < value < high なら True。"""
+    return (not isinstance(value, bool) and isinstance(value, numbers.Real)
+            and low < value < high)
 
-    $\beta_t = \beta_{\mathrm{start}} + \frac{t-1}{T-1} (\beta_{\mathrm{end}} - \beta_{\mathrm{start}})$,
+
+def linear_beta_schedule(T: int = 1000, beta_start: float = 1e-4,
+                         beta_end: float = 0.02) -> np.ndarray:
+    r"""線形スケジュール (Ho et al. 2020): $\beta_t$ を beta_start から
+    beta_end まで等間隔に増やす。
+
+    $\beta_t = \beta_{\mathrm{start}}
+    + \frac{t-1}{T-1} (\beta_{\mathrm{end}} - \beta_{\mathrm{start}})$,
     $t = 1, \dots, T$ ($T = 1$ なら $\beta_1$ = beta_start)。形 (T,)。
     """
     T = check_count(T, name="T")
     for name, value in (("beta_start", beta_start), ("beta_end", beta_end)):
-        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value < 1:
-            raise ValueError(f"{name} must be a number in (0, 1), got {value!r}")
+        if not _is_number_in(value, 0, 1):
+            raise ValueError(f"{name} must be a number in (0, 1), "
+                             f"got {value!r}")
     return np.linspace(beta_start, beta_end, T)
 
 
@@ -62,27 +75,34 @@ def alpha_bar_from_betas(betas) -> np.ndarray:
 
 
 def cosine_alpha_bar(T: int = 1000, s: float = 0.008) -> np.ndarray:
-    r"""コサインスケジュール (Nichol & Dhariwal 2021) の $\bar{\alpha}_1, \dots, \bar{\alpha}_T$。
+    r"""コサインスケジュール (Nichol & Dhariwal 2021) の
+    $\bar{\alpha}_1, \dots, \bar{\alpha}_T$。
 
-    $\bar{\alpha}_t = f(t) / f(0)$, $f(t) = \cos^2\left(\frac{t/T + s}{1 + s} \cdot \frac{\pi}{2}\right)$。
+    $\bar{\alpha}_t = f(t) / f(0)$,
+    $f(t) = \cos^2\left(\frac{t/T + s}{1 + s} \cdot \frac{\pi}{2}\right)$。
     式のままなので $\bar{\alpha}_T = f(T)/f(0)$ はほぼ 0 になる。形 (T,)。
     """
     T = check_count(T, name="T")
-    if isinstance(s, bool) or not isinstance(s, numbers.Real) or not 0 <= s < math.inf:
+    if (isinstance(s, bool) or not isinstance(s, numbers.Real)
+            or not 0 <= s < math.inf):
         raise ValueError(f"s must be a finite number >= 0, got {s!r}")
     t = np.arange(T + 1) / T
     f = np.cos((t + s) / (1 + s) * np.pi / 2) ** 2
     return f[1:] / f[0]
 
 
-def cosine_beta_schedule(T: int = 1000, s: float = 0.008, max_beta: float = 0.999) -> np.ndarray:
-    r"""コサインスケジュールの $\beta_t = \min(1 - \bar{\alpha}_t / \bar{\alpha}_{t-1}, \beta_{\max})$。
+def cosine_beta_schedule(T: int = 1000, s: float = 0.008,
+                         max_beta: float = 0.999) -> np.ndarray:
+    r"""コサインスケジュールの
+    $\beta_t = \min(1 - \bar{\alpha}_t / \bar{\alpha}_{t-1}, \beta_{\max})$。
 
-    Nichol & Dhariwal (2021) と同じく、$t = T$ 付近で $\beta_t \to 1$ とならないよう上限で切る。
-    そのため ``alpha_bar_from_betas`` で戻した $\bar{\alpha}_t$ は、切った時刻だけ式の値と違う。形 (T,)。
+    Nichol & Dhariwal (2021) と同じく、$t = T$ 付近で $\beta_t \to 1$ と
+    ならないよう上限で切る。そのため ``alpha_bar_from_betas`` で戻した
+    $\bar{\alpha}_t$ は、切った時刻だけ式の値と違う。形 (T,)。
     """
-    if isinstance(max_beta, bool) or not isinstance(max_beta, numbers.Real) or not 0 < max_beta < 1:
-        raise ValueError(f"max_beta must be a number in (0, 1), got {max_beta!r}")
+    if not _is_number_in(max_beta, 0, 1):
+        raise ValueError(f"max_beta must be a number in (0, 1), "
+                         f"got {max_beta!r}")
     alpha_bar = np.concatenate([[1.0], cosine_alpha_bar(T, s)])  # ᾱ_0 = 1
     return np.minimum(1.0 - alpha_bar[1:] / alpha_bar[:-1], max_beta)
 # --8<-- [end:schedules]
@@ -92,30 +112,36 @@ def alpha_bar_at(alpha_bar, t: int) -> float:
     r"""時刻 t の $\bar{\alpha}_t$ (``alpha_bar[t-1]``)。$t = 0$ では $\bar{\alpha}_0 = 1$。"""
     a = as_array(alpha_bar, name="alpha_bar", ndim=1)
     if a.size < 1 or np.any(a < 0) or np.any(a > 1):
-        raise ValueError(f"alpha_bar must be a non-empty 1-D array with values in [0, 1], got size {a.size}")
+        raise ValueError("alpha_bar must be a non-empty 1-D array with values in [0, 1], "
+                         f"got size {a.size}")
     if isinstance(t, bool) or not isinstance(t, numbers.Integral) or not 0 <= t <= a.size:
         raise ValueError(f"t must be an integer in [0, T] = [0, {a.size}], got {t!r}")
     return 1.0 if t == 0 else float(a[t - 1])
 
 
+# --8<-- [start:closed_form]
 def _check_alpha_bar_t(alpha_bar_t, n: int) -> np.ndarray:
-    r"""ᾱ_t はスカラーか形 (N,) の配列で、値は [0, 1]。形 (N, 1) か () にして返す。"""
+    r"""ᾱ_t はスカラーか形 (N,) の配列で、値は [0, 1]。
+    形 (N, 1) か () にして返す。"""
     a = as_array(alpha_bar_t, name="alpha_bar_t")
     if a.ndim > 1 or (a.ndim == 1 and a.shape != (n,)):
-        raise ValueError(f"alpha_bar_t must be a scalar or have shape ({n},), got shape {a.shape}")
+        raise ValueError("alpha_bar_t must be a scalar or have shape "
+                         f"({n},), got shape {a.shape}")
     if np.any(a < 0) or np.any(a > 1):
-        raise ValueError(f"alpha_bar_t must lie in [0, 1], got min {a.min()}, max {a.max()}")
+        raise ValueError("alpha_bar_t must lie in [0, 1], "
+                         f"got min {a.min()}, max {a.max()}")
     return a[:, None] if a.ndim == 1 else a
 
 
-# --8<-- [start:closed_form]
 def noise_data(x0, alpha_bar_t, seed=0, *, return_noise: bool = False):
     r"""$q(x_t \mid x_0)$ から一度に引く:
-    $x_t = \sqrt{\bar{\alpha}_t}\, x_0 + \sqrt{1-\bar{\alpha}_t}\, \varepsilon$,
+    $x_t = \sqrt{\bar{\alpha}_t}\, x_0
+    + \sqrt{1-\bar{\alpha}_t}\, \varepsilon$,
     $\varepsilon \sim \mathcal{N}(0, I)$。
 
-    x0 は形 (N, d)。alpha_bar_t はスカラー、または点ごとに違う時刻を使うなら形 (N,)。
-    return_noise=True なら加えたノイズ $\varepsilon$ も返す (拡散モデルの学習で予測する対象)。
+    x0 は形 (N, d)。alpha_bar_t はスカラー、または点ごとに違う時刻を
+    使うなら形 (N,)。return_noise=True なら加えたノイズ $\varepsilon$ も返す
+    (拡散モデルの学習で予測する対象)。
     """
     x0 = as_points(x0, name="x0")
     a = _check_alpha_bar_t(alpha_bar_t, x0.shape[0])
@@ -127,17 +153,21 @@ def noise_data(x0, alpha_bar_t, seed=0, *, return_noise: bool = False):
 
 # --8<-- [start:markov_chain]
 def run_forward_chain(x0, betas, seed=0, *, return_path: bool = False):
-    r"""マルコフ連鎖 $x_t = \sqrt{1-\beta_t}\, x_{t-1} + \sqrt{\beta_t}\, \varepsilon_t$ を $t = 1, \dots, T$ と順に回す。
+    r"""マルコフ連鎖
+    $x_t = \sqrt{1-\beta_t}\, x_{t-1} + \sqrt{\beta_t}\, \varepsilon_t$ を
+    $t = 1, \dots, T$ と順に回す。
 
-    既定では $x_T$ (形 (N, d)) を返す。return_path=True なら $x_0, x_1, \dots, x_T$ を並べた
-    形 (T+1, N, d) の配列を返す (メモリは (T+1)·N·d 個の float64)。
+    既定では $x_T$ (形 (N, d)) を返す。return_path=True なら
+    $x_0, x_1, \dots, x_T$ を並べた形 (T+1, N, d) の配列を返す
+    (メモリは (T+1)·N·d 個の float64)。
     """
     x = as_points(x0, name="x0")
     b = _check_betas(betas)
     rng = make_rng(seed)
     path = [x] if return_path else None
     for beta_t in b:
-        x = np.sqrt(1.0 - beta_t) * x + np.sqrt(beta_t) * rng.standard_normal(x.shape)
+        noise = rng.standard_normal(x.shape)
+        x = np.sqrt(1.0 - beta_t) * x + np.sqrt(beta_t) * noise
         if return_path:
             path.append(x)
     return np.stack(path) if return_path else x

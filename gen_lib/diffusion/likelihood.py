@@ -17,30 +17,33 @@ $$
 
 from __future__ import annotations
 
-
+# --8<-- [start:imports]
 import torch
 
-from gen_lib.core.validation import make_generator
 from gen_lib.core.types import TorchScalarField, Velocity
+from gen_lib.core.validation import make_generator
 from gen_lib.diffusion.ode import solve_reference
-
+# --8<-- [end:imports]
 
 
 # --8<-- [start:divergence]
-def divergence_exact(v: Velocity, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-    r"""$\nabla_x \cdot v(x, t) = \sum_i \partial v_i / \partial x_i$ を自動微分で厳密に。形 (N,)。"""
+def divergence_exact(v: Velocity, x: torch.Tensor,
+                     t: torch.Tensor) -> torch.Tensor:
+    r"""$\nabla_x \cdot v = \sum_i \partial v_i / \partial x_i$ (自動微分)。"""
     with torch.enable_grad():
         x = x.detach().requires_grad_(True)
         out = v(x, t).flatten(1)  # (N, D)
         div = torch.zeros(x.shape[0], dtype=x.dtype)
         for i in range(out.shape[1]):  # 成分ごとに 1 回ずつ逆伝播する
-            grad = torch.autograd.grad(out[:, i].sum(), x, retain_graph=True)[0].flatten(1)
-            div = div + grad[:, i]
+            grad = torch.autograd.grad(out[:, i].sum(), x,
+                                       retain_graph=True)[0]
+            div = div + grad.flatten(1)[:, i]
     return div.detach()
 
 
-def divergence_hutchinson(v: Velocity, x: torch.Tensor, t: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
-    r"""Hutchinson の推定量 $u^\top \frac{\partial v}{\partial x} u$ (ベクトル-ヤコビ積 1 回)。形 (N,)。"""
+def divergence_hutchinson(v: Velocity, x: torch.Tensor, t: torch.Tensor,
+                          u: torch.Tensor) -> torch.Tensor:
+    r"""Hutchinson の推定量 $u^\top (\partial v / \partial x) u$。形 (N,)。"""
     with torch.enable_grad():
         x = x.detach().requires_grad_(True)
         out = v(x, t)
@@ -50,26 +53,34 @@ def divergence_hutchinson(v: Velocity, x: torch.Tensor, t: torch.Tensor, u: torc
 
 
 # --8<-- [start:log_likelihood]
-def ode_log_likelihood(v: Velocity, x, terminal_log_prob: TorchScalarField, *, t_start: float = 0.0,
-                       t_end: float = 1.0, estimator: str = "exact", seed=0, rtol: float = 1e-8,
+def ode_log_likelihood(v: Velocity, x, terminal_log_prob: TorchScalarField, *,
+                       t_start: float = 0.0, t_end: float = 1.0,
+                       estimator: str = "exact", seed=0, rtol: float = 1e-8,
                        atol: float = 1e-8) -> torch.Tensor:
-    r"""$\log p_{t_{\mathrm{start}}}(x) = \log p_{t_{\mathrm{end}}}(x(t_{\mathrm{end}})) + \int \nabla \cdot v\, dt$。形 (N,) [nats]。
+    r"""瞬間的な変数変換の公式で対数尤度 $\log p_{t_0}(x)$ を解く:
 
-    ``terminal_log_prob`` は終端の密度 $\log p_{t_{\mathrm{end}}}$。``estimator`` は ``"exact"`` か
-    ``"hutchinson"`` (積分のあいだ同じ $u$ を使う。$u$ は seed から)。ODE は参照ソルバーで解く。
+    $\log p_{t_0}(x) = \log p_{t_1}(x(t_1))
+    + \int_{t_0}^{t_1} \nabla \cdot v\, dt$。
+    $t_0$ = t_start, $t_1$ = t_end。``terminal_log_prob`` は終端の密度
+    $\log p_{t_1}$。``estimator`` は ``"exact"`` か ``"hutchinson"`` (積分のあいだ
+    同じ $u$ を使う。$u$ は seed から)。ODE は参照ソルバーで解く。
+    戻り値は形 (N,) [nats]。
     """
     if estimator not in ("exact", "hutchinson"):
-        raise ValueError(f"estimator must be 'exact' or 'hutchinson', got {estimator!r}")
+        raise ValueError(f"estimator must be 'exact' or 'hutchinson', "
+                         f"got {estimator!r}")
     x = torch.as_tensor(x, dtype=torch.float64)
     if estimator == "exact":
         def div(state, t):
             return divergence_exact(v, state, t)
     else:
-        u = torch.randint(0, 2, x.shape, generator=make_generator(seed)).to(torch.float64) * 2 - 1  # ±1
+        u = torch.randint(0, 2, x.shape, generator=make_generator(seed))
+        u = 2 * u.to(torch.float64) - 1  # ±1 を等確率で
 
         def div(state, t):
             return divergence_hutchinson(v, state, t, u)
 
-    x_end, integral = solve_reference(v, x, t_start, t_end, rtol=rtol, atol=atol, extra=div)
+    x_end, integral = solve_reference(v, x, t_start, t_end, rtol=rtol,
+                                      atol=atol, extra=div)
     return terminal_log_prob(x_end) + integral
 # --8<-- [end:log_likelihood]

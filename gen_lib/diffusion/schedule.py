@@ -13,13 +13,14 @@ $\alpha_t = 1 - \beta_t$, $\bar{\alpha}_t = \prod_{s=1}^{t} \alpha_s$ (Ho et al.
 
 from __future__ import annotations
 
-import math
-
+# --8<-- [start:imports]
 import numpy as np
 import torch
 
 from gen_lib.core.validation import as_array, check_count
-from gen_lib.diffusion.forward_noising import cosine_beta_schedule, linear_beta_schedule
+from gen_lib.diffusion.forward_noising import (cosine_beta_schedule,
+                                               linear_beta_schedule)
+# --8<-- [end:imports]
 
 
 class NoiseSchedule:
@@ -33,13 +34,16 @@ class NoiseSchedule:
             raise ValueError(f"betas must lie in (0, 1), got min {b.min()}, max {b.max()}")
         alpha_bar = np.cumprod(1.0 - b)
         if not np.all(np.diff(alpha_bar) < 0) or alpha_bar[-1] <= 0:
-            raise ValueError(f"alpha_bar must be strictly decreasing and positive, got last value {alpha_bar[-1]}")
+            raise ValueError("alpha_bar must be strictly decreasing and positive, "
+                             f"got last value {alpha_bar[-1]}")
         self.betas = torch.as_tensor(b)  # β_t = betas[t-1]
         # ᾱ_0 = 1 を先頭に置いた表: alpha_bars_with_zero[t] = ᾱ_t (t = 0, …, T)
-        self.alpha_bars_with_zero = torch.cat([torch.ones(1, dtype=torch.float64), torch.as_tensor(alpha_bar)])
+        self.alpha_bars_with_zero = torch.cat([torch.ones(1, dtype=torch.float64),
+                                               torch.as_tensor(alpha_bar)])
 
     @classmethod
-    def linear(cls, T: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02) -> "NoiseSchedule":
+    def linear(cls, T: int = 1000, beta_start: float = 1e-4,
+               beta_end: float = 0.02) -> "NoiseSchedule":
         """線形スケジュール (Ho et al. 2020): β を beta_start から beta_end まで等間隔に。"""
         return cls(linear_beta_schedule(T, beta_start, beta_end))
 
@@ -53,7 +57,8 @@ class NoiseSchedule:
         return int(self.betas.numel())
 
     def check_t(self, t, *, name: str = "t", allow_zero: bool = False) -> torch.Tensor:
-        """時刻を形 (N,) の int64 テンソルとして受け取り、範囲 [1, T] (allow_zero なら [0, T]) を確かめる。"""
+        """時刻を形 (N,) の int64 テンソルとして受け取り、範囲 [1, T] (allow_zero なら [0, T])
+        を確かめる。"""
         t = torch.as_tensor(t)
         if t.ndim != 1 or t.numel() < 1:
             raise ValueError(f"{name} must have shape (N,) with N >= 1, got shape {tuple(t.shape)}")
@@ -74,7 +79,8 @@ class NoiseSchedule:
         return self.betas[self.check_t(t) - 1]
 
     def posterior_variance(self, t) -> torch.Tensor:
-        r"""$\tilde{\beta}_t = \frac{1 - \bar{\alpha}_{t-1}}{1 - \bar{\alpha}_t} \beta_t$ (Ho et al. 2020, 式 (7))。形 (N,)。"""
+        r"""$\tilde{\beta}_t = \frac{1 - \bar{\alpha}_{t-1}}{1 - \bar{\alpha}_t} \beta_t$
+        (Ho et al. 2020, 式 (7))。形 (N,)。"""
         t = self.check_t(t)
         return (1 - self.alpha_bar(t - 1)) / (1 - self.alpha_bar(t)) * self.beta(t)
 
@@ -88,7 +94,8 @@ class NoiseSchedule:
         return torch.sqrt((1 - a) / a)
 
     def __repr__(self) -> str:
-        return (f"NoiseSchedule(T={self.T}, beta_1={self.betas[0].item():.3g}, beta_T={self.betas[-1].item():.3g}, "
+        return (f"NoiseSchedule(T={self.T}, beta_1={self.betas[0].item():.3g}, "
+                f"beta_T={self.betas[-1].item():.3g}, "
                 f"alpha_bar_T={self.alpha_bars_with_zero[-1].item():.3g})")
 
 
@@ -102,19 +109,3 @@ def uniform_timesteps(n: int, T: int, generator: torch.Generator) -> torch.Tenso
     n = check_count(n, name="n")
     T = check_count(T, name="T")
     return torch.randint(1, T + 1, (n,), generator=generator)
-
-
-def prior_kl(schedule: NoiseSchedule, x0: torch.Tensor) -> torch.Tensor:
-    r"""事前分布の項 $L_T = D_{\mathrm{KL}}(q(x_T \mid x_0) \,\|\, \mathcal{N}(0, I))$ [nats]。形 (N,)。
-
-    $q(x_T \mid x_0) = \mathcal{N}(\sqrt{\bar{\alpha}_T} x_0, (1 - \bar{\alpha}_T) I)$ なので、次元ごとに
-    $\tfrac12\left(\bar{\alpha}_T x_0^2 + (1 - \bar{\alpha}_T) - 1 - \log(1 - \bar{\alpha}_T)\right)$ の和になる。
-    """
-    if not isinstance(schedule, NoiseSchedule):
-        raise ValueError(f"schedule must be a NoiseSchedule, got {type(schedule).__name__}")
-    x0 = torch.as_tensor(x0, dtype=torch.float64)
-    if x0.ndim < 2 or not torch.isfinite(x0).all():
-        raise ValueError(f"x0 must be finite with shape (N, ...), got shape {tuple(x0.shape)}")
-    a = schedule.alpha_bars_with_zero[-1].item()
-    per_dim = 0.5 * (a * x0**2 - a - math.log1p(-a))  # (1-a) - 1 = -a
-    return per_dim.flatten(1).sum(dim=1)

@@ -21,32 +21,45 @@ $x$ は形 ``(N, …)``、時刻 $t$ は形 ``(N,)`` の float64 テンソル。
 
 from __future__ import annotations
 
+# --8<-- [start:imports]
 import math
 import numbers
 from abc import ABC, abstractmethod
 
 import torch
 
-from gen_lib.core.types import TimeScore
-from gen_lib.core.validation import check_positive
+from gen_lib.core.types import DiscreteModel, TimeScore
+from gen_lib.core.validation import check_count, check_positive
 from gen_lib.diffusion.schedule import broadcast_to
+# --8<-- [end:imports]
 
 
-
+# --8<-- [start:helpers]
 def _check_time(t, x: torch.Tensor | None = None) -> torch.Tensor:
+    """時刻 t を形 (N,) の float64 にし、[0, 1] にあることを確かめる。"""
     t = torch.as_tensor(t, dtype=torch.float64)
     if t.ndim != 1 or (x is not None and t.shape[0] != x.shape[0]):
         expected = "(N,)" if x is None else f"({x.shape[0]},)"
-        raise ValueError(f"t must have shape {expected}, got {tuple(t.shape)}")
-    if not torch.isfinite(t).all() or bool((t < 0).any()) or bool((t > 1).any()):
-        raise ValueError(f"t must lie in [0, 1], got min {t.min().item()}, max {t.max().item()}")
+        raise ValueError(f"t must have shape {expected}, "
+                         f"got {tuple(t.shape)}")
+    if (not torch.isfinite(t).all() or bool((t < 0).any())
+            or bool((t > 1).any())):
+        raise ValueError(f"t must lie in [0, 1], got min {t.min().item()}, "
+                         f"max {t.max().item()}")
     return t
 
 
+def _beta_integral(t, beta_min, beta_max):
+    r"""$\int_0^t \beta(u)\, du
+    = \beta_{\min} t + \tfrac12 (\beta_{\max} - \beta_{\min}) t^2$。"""
+    return beta_min * t + 0.5 * (beta_max - beta_min) * t**2
+# --8<-- [end:helpers]
+
+
+# --8<-- [start:sde]
 class SDE(ABC):
     r"""前向きの SDE $dx = f(x, t)dt + g(t)dw$, $t \in [0, 1]$。"""
 
-    # --8<-- [start:interface]
     @abstractmethod
     def drift(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         r"""$f(x, t)$。形は x と同じ。"""
@@ -56,54 +69,64 @@ class SDE(ABC):
         r"""$g(t)$。形 (N,)。"""
 
     @abstractmethod
-    def marginal(self, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        r"""$x_t \mid x_0 \sim \mathcal{N}(m(t) x_0, s(t)^2 I)$ の $(m(t), s(t))$。それぞれ形 (N,)。"""
+    def marginal(self, t: torch.Tensor
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+        r"""$x_t \mid x_0 \sim \mathcal{N}(m(t) x_0, s(t)^2 I)$ の
+        $(m(t), s(t))$。それぞれ形 (N,)。"""
 
     @abstractmethod
     def prior_std(self) -> float:
-        r"""事前分布 $p_1 \approx \mathcal{N}(0, \sigma_{\mathrm{prior}}^2 I)$ の標準偏差。"""
+        r"""事前分布 $\mathcal{N}(0, \sigma_{\mathrm{prior}}^2 I)$ の標準偏差。"""
 
-    def reverse_drift(self, x: torch.Tensor, t: torch.Tensor, score: torch.Tensor, *,
+    def reverse_drift(self, x: torch.Tensor, t: torch.Tensor,
+                      score: torch.Tensor, *,
                       probability_flow: bool = False) -> torch.Tensor:
-        r"""逆向きのドリフト $f - g^2 s$ (SDE)、または $f - \tfrac12 g^2 s$ (確率フロー ODE)。"""
+        r"""逆向きのドリフト $f - g^2 s$ (SDE, Song et al. 2021 式 (6))、
+        または $f - \tfrac12 g^2 s$ (確率フロー ODE, 式 (13))。"""
         g2 = broadcast_to(self.diffusion(t) ** 2, x)
-        return self.drift(x, t) - (0.5 if probability_flow else 1.0) * g2 * score
-    # --8<-- [end:interface]
+        weight = 0.5 if probability_flow else 1.0
+        return self.drift(x, t) - weight * g2 * score
 
-    def prior_sample(self, shape: tuple[int, ...], generator: torch.Generator) -> torch.Tensor:
-        """$x_1 \\sim \\mathcal{N}(0, \\sigma_{\\mathrm{prior}}^2 I)$。形 shape の float64。"""
-        return self.prior_std() * torch.randn(shape, generator=generator, dtype=torch.float64)
+    def prior_sample(self, shape: tuple[int, ...],
+                     generator: torch.Generator) -> torch.Tensor:
+        r"""$x_1 \sim \mathcal{N}(0, \sigma_{\mathrm{prior}}^2 I)$。
+        形 shape の float64。"""
+        return self.prior_std() * torch.randn(shape, generator=generator,
+                                              dtype=torch.float64)
 
     def prior_log_prob(self, x: torch.Tensor) -> torch.Tensor:
         r"""$\log \mathcal{N}(x; 0, \sigma_{\mathrm{prior}}^2 I)$。形 (N,)。"""
         s = self.prior_std()
         d = x[0].numel()
-        return -0.5 * (x.flatten(1) ** 2).sum(dim=1) / s**2 - 0.5 * d * math.log(2 * math.pi * s**2)
+        return (-0.5 * (x.flatten(1) ** 2).sum(dim=1) / s**2
+                - 0.5 * d * math.log(2 * math.pi * s**2))
 
-    def perturb(self, x0: torch.Tensor, t, noise: torch.Tensor) -> torch.Tensor:
+    def perturb(self, x0: torch.Tensor, t,
+                noise: torch.Tensor) -> torch.Tensor:
         r"""$x_t = m(t) x_0 + s(t) \varepsilon$ (前向き過程の閉じた形)。"""
         m, s = self.marginal(_check_time(t, x0))
         return broadcast_to(m, x0) * x0 + broadcast_to(s, x0) * noise
-
-
-def _beta_integral(t, beta_min, beta_max):
-    r"""$\int_0^t \beta(u)\, du = \beta_{\min} t + \tfrac12 (\beta_{\max} - \beta_{\min}) t^2$。"""
-    return beta_min * t + 0.5 * (beta_max - beta_min) * t**2
+# --8<-- [end:sde]
 
 
 # --8<-- [start:vp]
 class VPSDE(SDE):
-    r"""分散保存 (VP) SDE: $dx = -\tfrac12 \beta(t) x\, dt + \sqrt{\beta(t)}\, dw$, $\beta(t) = \beta_{\min} + t(\beta_{\max} - \beta_{\min})$。
+    r"""分散保存 (VP) SDE (Song et al. 2021, 式 (11)):
 
-    DDPM の $T \to \infty$ の極限で、$\beta_t \approx \beta(t/T)/T$ (Song et al. 2021, 付録 B)。
-    $m(t) = e^{-\frac12 \int_0^t \beta}$, $s(t)^2 = 1 - m(t)^2$ (第 1 章の $\bar{\alpha} = m^2$)。
+    $dx = -\tfrac12 \beta(t) x\, dt + \sqrt{\beta(t)}\, dw$,
+    $\beta(t) = \beta_{\min} + t(\beta_{\max} - \beta_{\min})$。
+
+    DDPM の $T \to \infty$ の極限で $\beta_t \approx \beta(t/T)/T$ (付録 B)。
+    $m(t) = e^{-\frac12 \int_0^t \beta}$, $s(t)^2 = 1 - m(t)^2$
+    (DDPM の $\bar{\alpha}_t$ が $m^2$ にあたる)。
     """
 
     def __init__(self, beta_min: float = 0.1, beta_max: float = 20.0):
         self.beta_min = check_positive(beta_min, name="beta_min")
         self.beta_max = check_positive(beta_max, name="beta_max")
         if self.beta_max < self.beta_min:
-            raise ValueError(f"beta_max must be >= beta_min, got beta_min={beta_min}, beta_max={beta_max}")
+            raise ValueError(f"beta_max must be >= beta_min, got "
+                             f"beta_min={beta_min}, beta_max={beta_max}")
 
     def beta(self, t: torch.Tensor) -> torch.Tensor:
         return self.beta_min + t * (self.beta_max - self.beta_min)
@@ -115,27 +138,52 @@ class VPSDE(SDE):
         return torch.sqrt(self.beta(_check_time(t)))
 
     def marginal(self, t):
-        m = torch.exp(-0.5 * _beta_integral(_check_time(t), self.beta_min, self.beta_max))
-        return m, torch.sqrt(-torch.expm1(-_beta_integral(t, self.beta_min, self.beta_max)))  # √(1 - m²)
+        B = _beta_integral(_check_time(t), self.beta_min, self.beta_max)
+        return torch.exp(-0.5 * B), torch.sqrt(-torch.expm1(-B))
 
     def prior_std(self) -> float:
         return 1.0
 # --8<-- [end:vp]
 
 
+# --8<-- [start:subvp]
+class SubVPSDE(VPSDE):
+    r"""sub-VP SDE (Song et al. 2021, 式 (12)): ドリフトは VP と同じで
+
+    $g(t) = \sqrt{\beta(t)\,(1 - e^{-2\int_0^t \beta})}$。
+    平均は VP と同じ $m(t)$、標準偏差は $s(t) = 1 - m(t)^2$ で、
+    分散は VP の分散 $1 - m^2$ 以下になる。
+    """
+
+    def diffusion(self, t):
+        t = _check_time(t)
+        B = _beta_integral(t, self.beta_min, self.beta_max)
+        return torch.sqrt(self.beta(t) * -torch.expm1(-2 * B))
+
+    def marginal(self, t):
+        B = _beta_integral(_check_time(t), self.beta_min, self.beta_max)
+        return torch.exp(-0.5 * B), -torch.expm1(-B)  # (m, 1 - m²)
+# --8<-- [end:subvp]
+
+
 # --8<-- [start:ve]
 class VESDE(SDE):
-    r"""分散爆発 (VE) SDE: $dx = \sqrt{\tfrac{d\sigma(t)^2}{dt}}\, dw$, $\sigma(t) = \sigma_{\min} (\sigma_{\max}/\sigma_{\min})^t$。
+    r"""分散爆発 (VE) SDE (Song et al. 2021, 式 (9)):
 
-    NCSN (第 2 章) のノイズの列 $\sigma_1 > \dots > \sigma_L$ の連続版。ドリフトはなく $m(t) = 1$、
-    $s(t)^2 = \sigma(t)^2 - \sigma_{\min}^2$ ($t = 0$ でノイズ 0)。事前分布は $\mathcal{N}(0, \sigma_{\max}^2 I)$。
+    $dx = \sqrt{d\sigma(t)^2/dt}\, dw$,
+    $\sigma(t) = \sigma_{\min} (\sigma_{\max}/\sigma_{\min})^t$。
+
+    NCSN のノイズの列 $\sigma_1 > \dots > \sigma_L$ の連続版。ドリフトはなく
+    $m(t) = 1$、$s(t)^2 = \sigma(t)^2 - \sigma_{\min}^2$ ($t = 0$ でノイズ 0)。
+    事前分布は $\mathcal{N}(0, \sigma_{\max}^2 I)$。
     """
 
     def __init__(self, sigma_min: float = 0.01, sigma_max: float = 50.0):
         self.sigma_min = check_positive(sigma_min, name="sigma_min")
         self.sigma_max = check_positive(sigma_max, name="sigma_max")
         if not self.sigma_max > self.sigma_min:
-            raise ValueError(f"sigma_max must exceed sigma_min, got sigma_min={sigma_min}, sigma_max={sigma_max}")
+            raise ValueError(f"sigma_max must exceed sigma_min, got "
+                             f"sigma_min={sigma_min}, sigma_max={sigma_max}")
 
     def sigma(self, t: torch.Tensor) -> torch.Tensor:
         return self.sigma_min * (self.sigma_max / self.sigma_min) ** t
@@ -145,32 +193,17 @@ class VESDE(SDE):
         return torch.zeros_like(x)
 
     def diffusion(self, t):
-        return self.sigma(_check_time(t)) * math.sqrt(2 * math.log(self.sigma_max / self.sigma_min))
+        log_ratio = math.log(self.sigma_max / self.sigma_min)
+        return self.sigma(_check_time(t)) * math.sqrt(2 * log_ratio)
 
     def marginal(self, t):
         t = _check_time(t)
-        return torch.ones_like(t), torch.sqrt(self.sigma(t) ** 2 - self.sigma_min**2)
+        s = torch.sqrt(self.sigma(t) ** 2 - self.sigma_min**2)
+        return torch.ones_like(t), s
 
     def prior_std(self) -> float:
         return self.sigma_max
 # --8<-- [end:ve]
-
-
-# --8<-- [start:subvp]
-class SubVPSDE(VPSDE):
-    r"""sub-VP SDE: $dx = -\tfrac12 \beta(t) x\, dt + \sqrt{\beta(t)(1 - e^{-2\int_0^t \beta})}\, dw$ (Song et al. 2021, 式 (11))。
-
-    平均は VP と同じ $m(t)$、分散は $s(t)^2 = (1 - m(t)^2)^2$ で、VP の分散以下になる。
-    """
-
-    def diffusion(self, t):
-        t = _check_time(t)
-        return torch.sqrt(self.beta(t) * -torch.expm1(-2 * _beta_integral(t, self.beta_min, self.beta_max)))
-
-    def marginal(self, t):
-        m = torch.exp(-0.5 * _beta_integral(_check_time(t), self.beta_min, self.beta_max))
-        return m, -torch.expm1(-_beta_integral(t, self.beta_min, self.beta_max))  # 1 - m²
-# --8<-- [end:subvp]
 
 
 def check_sde(sde) -> SDE:
@@ -191,21 +224,52 @@ def check_time_grid(t_start, t_end, n_steps) -> torch.Tensor:
     return torch.linspace(float(t_start), float(t_end), int(n_steps) + 1, dtype=torch.float64)
 
 
+# --8<-- [start:score_from_epsilon]
+def score_from_epsilon(model: DiscreteModel, sde: "SDE", T: int) -> TimeScore:
+    r"""DDPM の $\varepsilon_\theta(x, k)$ ($k \in \{1, \dots, T\}$) を
+    連続時刻のスコアにする: $s_\theta(x, t) = -\varepsilon_\theta(x, tT) / s(t)$。
+
+    離散時刻の $-\varepsilon_\theta / \sqrt{1 - \bar{\alpha}_k}$ の、
+    $k = tT$ と $\sqrt{1 - \bar{\alpha}_k} \approx s(t)$ (VP の標準偏差) による
+    連続版である。``model`` は整数でない時刻 $tT$ でも呼べるもの
+    (学習したネットワークは $t$ の滑らかな関数)。
+    """
+    if not callable(model):
+        raise ValueError(f"model must be callable as model(x, t), "
+                         f"got {type(model).__name__}")
+    if not callable(getattr(sde, "marginal", None)):
+        raise ValueError(f"sde must have a marginal(t) method, "
+                         f"got {type(sde).__name__}")
+    T = check_count(T, name="T")
+
+    def score(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        _, s = sde.marginal(_check_time(t, x))  # (N,)
+        return -model(x, t * T) / broadcast_to(s, x)
+
+    return score
+# --8<-- [end:score_from_epsilon]
+
+
 # --8<-- [start:exact_score]
 def exact_score(mixture, process) -> TimeScore:
-    r"""データがガウス混合 $\sum_k \pi_k \mathcal{N}(\mu_k, \Sigma_k)$ のときの厳密なスコア $\nabla_x \log p_t(x)$。
+    r"""データがガウス混合 $\sum_k \pi_k \mathcal{N}(\mu_k, \Sigma_k)$ のときの
+    厳密なスコア $\nabla_x \log p_t(x)$。
 
-    $p_t = \sum_k \pi_k \mathcal{N}(m\mu_k, m^2\Sigma_k + s^2 I)$ (``GaussianMixture.noised(m, s)`` と同じ分布) なので
-    $\nabla_x \log p_t(x) = -\sum_k r_k(x)\, C_k^{-1}(x - m\mu_k)$、$C_k = m^2\Sigma_k + s^2 I$。
-    torch の演算だけで書くので自動微分を通せる (発散の計算に使う)。$t$ は点ごとに違ってよい。
-    ``process`` は周辺分布 ``marginal(t) -> (m, s)`` を持つもの (SDE か、フローマッチングの確率パス)。
+    $p_t = \sum_k \pi_k \mathcal{N}(m\mu_k, C_k)$, $C_k = m^2\Sigma_k + s^2 I$
+    (``GaussianMixture.noised(m, s)`` と同じ分布) なので
+    $\nabla_x \log p_t(x) = -\sum_k r_k(x)\, C_k^{-1}(x - m\mu_k)$。
+    torch の演算だけで書くので自動微分を通せる (発散の計算に使う)。
+    $t$ は点ごとに違ってよい。``process`` は周辺分布
+    ``marginal(t) -> (m, s)`` を持つもの (SDE か、フローマッチングの確率パス)。
     """
     from gen_lib.distributions.gaussian_mixture import GaussianMixture
 
     if not isinstance(mixture, GaussianMixture):
-        raise ValueError(f"mixture must be a GaussianMixture, got {type(mixture).__name__}")
+        raise ValueError(f"mixture must be a GaussianMixture, "
+                         f"got {type(mixture).__name__}")
     if not callable(getattr(process, "marginal", None)):
-        raise ValueError(f"process must have a marginal(t) method (an SDE or a probability path), "
+        raise ValueError(f"process must have a marginal(t) method (an SDE "
+                         f"or a probability path), "
                          f"got {type(process).__name__}")
     means = torch.tensor(mixture.means)  # (K, d)
     covariances = torch.tensor(mixture.covariances)  # (K, d, d)
@@ -216,13 +280,19 @@ def exact_score(mixture, process) -> TimeScore:
     def score(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         t = _check_time(t, x)
         if x.ndim != 2 or x.shape[1] != mixture.dim:
-            raise ValueError(f"x must have shape (N, {mixture.dim}), got {tuple(x.shape)}")
+            raise ValueError(f"x must have shape (N, {mixture.dim}), "
+                             f"got {tuple(x.shape)}")
         m, s = process.marginal(t)  # (N,)
-        cov = m[:, None, None, None] ** 2 * covariances + s[:, None, None, None] ** 2 * eye  # (N, K, d, d)
+        m2 = m[:, None, None, None] ** 2
+        s2 = s[:, None, None, None] ** 2
+        cov = m2 * covariances + s2 * eye  # (N, K, d, d)
         precision = torch.linalg.inv(cov)
-        diff = x.to(torch.float64)[:, None, :] - m[:, None, None] * means  # (N, K, d)
-        pdiff = torch.einsum("nkij,nkj->nki", precision, diff)  # C_k^{-1}(x - mμ_k)
-        log_r = log_weights - 0.5 * torch.logdet(cov) - 0.5 * (diff * pdiff).sum(-1)  # (N, K)
+        diff = (x.to(torch.float64)[:, None, :]
+                - m[:, None, None] * means)  # (N, K, d)
+        # C_k^{-1}(x - mμ_k)
+        pdiff = torch.einsum("nkij,nkj->nki", precision, diff)
+        log_r = (log_weights - 0.5 * torch.logdet(cov)
+                 - 0.5 * (diff * pdiff).sum(-1))  # (N, K)
         r = torch.softmax(log_r, dim=1)  # 負担率 r_k(x)
         return -(r[:, :, None] * pdiff).sum(dim=1).to(x.dtype)
 

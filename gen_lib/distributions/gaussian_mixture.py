@@ -11,6 +11,7 @@ $x^n$ が $n$ 行目、その $i$ 成分 $x^n_i$ が ``D[n-1, i-1]`` である (
 
 from __future__ import annotations
 
+# --8<-- [start:imports]
 import math
 from dataclasses import dataclass
 
@@ -18,14 +19,20 @@ import numpy as np
 import torch
 
 from gen_lib.core.numerics import logsumexp
-from gen_lib.core.validation import (as_array, as_points, as_tensor_points, check_count, check_positive,
-                                check_weights, make_rng)
+from gen_lib.core.validation import (as_array, as_points, as_tensor_points,
+                                     check_count, check_positive,
+                                     check_weights, make_rng)
+
+# --8<-- [end:imports]
 
 
 # --8<-- [start:mixture]
 @dataclass(frozen=True, eq=False)
 class GaussianMixture:
-    r"""$p(x) = \sum_k \pi_k \mathcal{N}(x; \mu_k, \Sigma_k)$ (成分ごとに平均・共分散を持つ)。"""
+    r"""$p(x) = \sum_k \pi_k \mathcal{N}(x; \mu_k, \Sigma_k)$。
+
+    成分ごとに平均・共分散を持つ。
+    """
 
     weights: np.ndarray  # (K,)    混合比 π_k
     means: np.ndarray  # (K, d)  平均 μ_k
@@ -37,38 +44,52 @@ class GaussianMixture:
         cov = as_array(self.covariances, name="covariances", ndim=3)
         k, d = mu.shape
         if d < 1:
-            raise ValueError(f"means must have shape (K, d) with d >= 1, got {mu.shape}")
+            raise ValueError(f"means must have shape (K, d) with d >= 1, "
+                             f"got {mu.shape}")
         if w.shape != (k,) or cov.shape != (k, d, d):
-            raise ValueError(f"expected weights (K,), means (K, d), covariances (K, d, d); "
-                             f"got {w.shape}, {mu.shape}, {cov.shape}")
+            raise ValueError(f"expected weights (K,), means (K, d), "
+                             f"covariances (K, d, d); got {w.shape}, "
+                             f"{mu.shape}, {cov.shape}")
         try:
             chol = np.linalg.cholesky(cov)  # Σ_k = L_k L_k^T
         except np.linalg.LinAlgError:
-            raise ValueError("every covariance must be symmetric positive definite") from None
+            raise ValueError("every covariance must be symmetric "
+                             "positive definite") from None
         if not np.allclose(cov, np.swapaxes(cov, 1, 2)):
-            raise ValueError("every covariance must be symmetric positive definite")
+            raise ValueError("every covariance must be symmetric "
+                             "positive definite")
         # 呼び出し側の配列を書き換えても分布が変わらないよう、読み取り専用の複製を持つ。
-        chol_inv = np.linalg.inv(chol)  # L_k^{-1}: 呼び出しごとに連立方程式を解かないよう前計算する
-        precision = np.swapaxes(chol_inv, 1, 2) @ chol_inv  # Σ_k^{-1} = L_k^{-T} L_k^{-1}
-        for name, value in [("weights", w), ("means", mu), ("covariances", cov), ("_chol", chol),
-                            ("_chol_inv", chol_inv), ("_precision", precision)]:
+        # L_k^{-1}: 呼び出しごとに連立方程式を解かないよう前計算する
+        chol_inv = np.linalg.inv(chol)
+        # Σ_k^{-1} = L_k^{-T} L_k^{-1}
+        precision = np.swapaxes(chol_inv, 1, 2) @ chol_inv
+        arrays = [("weights", w), ("means", mu), ("covariances", cov),
+                  ("_chol", chol), ("_chol_inv", chol_inv),
+                  ("_precision", precision)]
+        for name, value in arrays:
             value = np.array(value, dtype=np.float64)
             value.setflags(write=False)
             object.__setattr__(self, name, value)
         with np.errstate(divide="ignore"):
-            object.__setattr__(self, "_log_weights", np.log(self.weights))  # 重み 0 の成分は -inf
+            # 重み 0 の成分は -inf
+            object.__setattr__(self, "_log_weights", np.log(self.weights))
 
     @property
     def dim(self) -> int:
         return self.means.shape[1]
 
     def component_log_prob(self, x) -> np.ndarray:
-        r"""各成分の $\log \pi_k + \log \mathcal{N}(x; \mu_k, \Sigma_k)$。形 (N, K)。"""
+        r"""各成分の $\log \pi_k + \log \mathcal{N}(x; \mu_k, \Sigma_k)$。
+
+        形 (N, K)。
+        """
         x = as_points(x, dim=self.dim)
         diff = x[:, None, :] - self.means[None, :, :]  # (N, K, d)
         # z = L_k^{-1} (x - μ_k) とおくと ‖z‖² = (x-μ_k)^T Σ_k^{-1} (x-μ_k)
         z = np.einsum("kij,nkj->nki", self._chol_inv, diff)
-        log_det = 2.0 * np.log(np.diagonal(self._chol, axis1=1, axis2=2)).sum(axis=1)  # log|Σ_k|
+        # log|Σ_k| = 2 Σ_i log (L_k)_ii
+        diag = np.diagonal(self._chol, axis1=1, axis2=2)
+        log_det = 2.0 * np.log(diag).sum(axis=1)
         log_norm = -0.5 * (self.dim * math.log(2 * math.pi) + log_det)
         return self._log_weights + log_norm - 0.5 * np.sum(z**2, axis=-1)
 
@@ -76,16 +97,21 @@ class GaussianMixture:
         r"""$\log p(x)$ を logsumexp で安定に計算する。形 (N,)。"""
         log_p = logsumexp(self.component_log_prob(x), axis=1)
         if not np.all(np.isfinite(log_p)):
-            raise ValueError("x is too far from every component: log p(x) underflows to -inf")
+            raise ValueError("x is too far from every component: "
+                             "log p(x) underflows to -inf")
         return log_p
 
     def sample(self, n: int, seed=0, *, return_labels: bool = False):
-        r"""$x \sim p(x)$ を n 個。成分 $k \sim \pi$ を選び $x = \mu_k + L_k \varepsilon$。"""
+        r"""$x \sim p(x)$ を n 個。
+
+        成分 $k \sim \pi$ を選び $x = \mu_k + L_k \varepsilon$ とする。
+        """
         n = check_count(n, name="n")
         rng = make_rng(seed)
         labels = rng.choice(len(self.weights), size=n, p=self.weights)
         eps = rng.standard_normal((n, self.dim))
-        x = self.means[labels] + np.einsum("nij,nj->ni", self._chol[labels], eps)
+        x = self.means[labels] + np.einsum("nij,nj->ni", self._chol[labels],
+                                           eps)
         return (x, labels) if return_labels else x
 # --8<-- [end:mixture]
 
@@ -111,16 +137,23 @@ class GaussianMixture:
 
     # --8<-- [start:score]
     def responsibilities(self, x) -> np.ndarray:
-        r"""事後確率 $r_k(x) = \pi_k \mathcal{N}(x;\mu_k,\Sigma_k) / p(x)$。形 (N, K)。"""
+        r"""事後確率 $r_k(x) = \pi_k \mathcal{N}(x;\mu_k,\Sigma_k) / p(x)$。
+
+        形 (N, K)。
+        """
         a = self.component_log_prob(x)
         return np.exp(a - logsumexp(a, axis=1, keepdims=True))
 
     def score(self, x) -> np.ndarray:
-        r"""スコア $\nabla_x \log p(x) = -\sum_k r_k(x)\, \Sigma_k^{-1}(x - \mu_k)$。形 (N, d)。"""
+        r"""スコア $\nabla_x \log p(x)$。形 (N, d)。
+
+        $\nabla_x \log p(x) = -\sum_k r_k(x)\, \Sigma_k^{-1}(x - \mu_k)$。
+        """
         x = as_points(x, dim=self.dim)
         r = self.responsibilities(x)
         diff = x[:, None, :] - self.means[None]
-        precision_diff = np.einsum("kij,nkj->nki", self._precision, diff)  # Σ_k^{-1}(x - μ_k)
+        # Σ_k^{-1}(x - μ_k)
+        precision_diff = np.einsum("kij,nkj->nki", self._precision, diff)
         return -np.einsum("nk,nkd->nd", r, precision_diff)
     # --8<-- [end:score]
 
@@ -140,10 +173,12 @@ def isotropic_mixture(means, std: float, weights=None) -> GaussianMixture:
     std = check_positive(std, name="std")
     k, d = mu.shape
     w = np.full(k, 1.0 / k) if weights is None else weights
-    return GaussianMixture(w, mu, np.broadcast_to(std**2 * np.eye(d), (k, d, d)).copy())
+    cov = np.broadcast_to(std**2 * np.eye(d), (k, d, d)).copy()
+    return GaussianMixture(w, mu, cov)
 
 
-def ring_of_gaussians(n_modes: int = 8, radius: float = 2.0, std: float = 0.15) -> GaussianMixture:
+def ring_of_gaussians(n_modes: int = 8, radius: float = 2.0,
+                      std: float = 0.15) -> GaussianMixture:
     """半径 radius の円周上に等間隔に並んだ n_modes 個のガウス分布 (2 次元)。"""
     n_modes = check_count(n_modes, name="n_modes")
     radius = check_positive(radius, name="radius")

@@ -13,22 +13,32 @@ $$
 
 from __future__ import annotations
 
+# --8<-- [start:imports]
 import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from gen_lib.core.numerics import logsumexp
-from gen_lib.core.validation import as_array, check_count, check_positive, make_rng
+from gen_lib.core.validation import (as_array, check_count, check_positive,
+                                     make_rng)
+
+# --8<-- [end:imports]
 
 
+# --8<-- [start:checks]
 def as_conditions(c, *, name: str = "c") -> np.ndarray:
-    r"""条件 $c$ を形 (N,) の float64 配列として受け取り、$c \in [-1, 1]$ を確かめる。"""
+    r"""条件 $c$ を形 (N,) の float64 配列として受け取る。
+
+    $c \in [-1, 1]$ を確かめる。
+    """
     c = as_array(c, name=name, ndim=1)
     if c.size < 1:
-        raise ValueError(f"{name} must hold at least one value, got shape {c.shape}")
+        raise ValueError(f"{name} must hold at least one value, "
+                         f"got shape {c.shape}")
     if np.any(np.abs(c) > 1.0):
-        raise ValueError(f"{name} must lie in [-1, 1], got values in [{c.min()}, {c.max()}]")
+        raise ValueError(f"{name} must lie in [-1, 1], "
+                         f"got values in [{c.min()}, {c.max()}]")
     return c
 
 
@@ -37,22 +47,30 @@ def as_pairs(y, c) -> tuple[np.ndarray, np.ndarray]:
     c = as_conditions(c)
     y = as_array(y, name="y", ndim=1)
     if y.shape != c.shape:
-        raise ValueError(f"y and c must have the same shape (N,), got {y.shape} and {c.shape}")
+        raise ValueError(f"y and c must have the same shape (N,), "
+                         f"got {y.shape} and {c.shape}")
     return y, c
+# --8<-- [end:checks]
 
 
 # --8<-- [start:two_mode]
 @dataclass(frozen=True)
 class TwoModeConditional:
-    r"""$p(y \mid c) = w \mathcal{N}(y; g(c), \sigma^2) + (1-w) \mathcal{N}(y; -g(c), \sigma^2)$。"""
+    r"""2 峰の条件付き分布。
+
+    $p(y \mid c) = w \mathcal{N}(y; g(c), \sigma^2)
+    + (1-w) \mathcal{N}(y; -g(c), \sigma^2)$。
+    """
 
     noise_std: float = 0.1  # σ: 峰の幅
     upper_weight: float = 0.5  # w: 上の峰 (y > 0) を選ぶ確率
 
     def __post_init__(self):
         check_positive(self.noise_std, name="noise_std")
-        if not 0.0 < check_positive(self.upper_weight, name="upper_weight") < 1.0:
-            raise ValueError(f"upper_weight must lie in (0, 1), got {self.upper_weight!r}")
+        w = check_positive(self.upper_weight, name="upper_weight")
+        if not 0.0 < w < 1.0:
+            raise ValueError(f"upper_weight must lie in (0, 1), "
+                             f"got {self.upper_weight!r}")
 
     @staticmethod
     def branch(c) -> np.ndarray:
@@ -60,12 +78,16 @@ class TwoModeConditional:
         return 1.0 + 0.5 * np.sin(np.pi * as_conditions(c))
 
     def log_prob(self, y, c) -> np.ndarray:
-        r"""厳密な条件付き対数密度 $\log p(y \mid c)$ (logsumexp で安定に)。形 (N,)。"""
+        r"""厳密な条件付き対数密度 $\log p(y \mid c)$ (logsumexp で安定に)。
+
+        形 (N,)。
+        """
         y, c = as_pairs(y, c)
         g, s = self.branch(c), self.noise_std
         log_norm = -0.5 * math.log(2 * math.pi * s**2)
-        a_up = math.log(self.upper_weight) + log_norm - 0.5 * ((y - g) / s) ** 2
-        a_down = math.log(1 - self.upper_weight) + log_norm - 0.5 * ((y + g) / s) ** 2
+        w = self.upper_weight
+        a_up = math.log(w) + log_norm - 0.5 * ((y - g) / s) ** 2
+        a_down = math.log(1 - w) + log_norm - 0.5 * ((y + g) / s) ** 2
         return logsumexp(np.stack([a_up, a_down]), axis=0)
 
     def mean(self, c) -> np.ndarray:
@@ -73,11 +95,15 @@ class TwoModeConditional:
         return (2 * self.upper_weight - 1) * self.branch(c)
 
     def sample(self, c, seed=0) -> np.ndarray:
-        r"""各 $c^n$ について $y^n \sim p(y \mid c^n)$: 符号 $s = \pm 1$ を選び $y = s\, g(c) + \sigma \varepsilon$。"""
+        r"""各 $c^n$ について $y^n \sim p(y \mid c^n)$。
+
+        符号 $s = \pm 1$ を選び $y = s\, g(c) + \sigma \varepsilon$ とする。
+        """
         c = as_conditions(c)
         rng = make_rng(seed)
         sign = np.where(rng.random(c.shape) < self.upper_weight, 1.0, -1.0)
-        return sign * self.branch(c) + self.noise_std * rng.standard_normal(c.shape)
+        eps = rng.standard_normal(c.shape)
+        return sign * self.branch(c) + self.noise_std * eps
 
     def sample_joint(self, n: int, seed=0) -> tuple[np.ndarray, np.ndarray]:
         r"""$(c, y) \sim p(c, y) = p(c)\, p(y \mid c)$。
@@ -92,15 +118,20 @@ class TwoModeConditional:
 
 
 # --8<-- [start:off_mode]
-def off_mode_fraction(target: TwoModeConditional, y, c, n_std: float = 3.0) -> float:
-    r"""近いほうの峰 $\pm g(c)$ から $n_\mathrm{std}\,\sigma$ より遠い点の割合 (データのない低密度域に落ちた割合)。
+def off_mode_fraction(target: TwoModeConditional, y, c,
+                      n_std: float = 3.0) -> float:
+    r"""近いほうの峰 $\pm g(c)$ から $n_\mathrm{std}\,\sigma$ より遠い点の割合。
+
+    データのない低密度域に落ちた割合である。
 
     真の分布からのサンプルなら $P(|\varepsilon| > 3) \approx 0.27\%$ である。
     """
     if not isinstance(target, TwoModeConditional):
-        raise ValueError(f"target must be a TwoModeConditional, got {type(target).__name__}")
+        raise ValueError(f"target must be a TwoModeConditional, "
+                         f"got {type(target).__name__}")
     y, c = as_pairs(y, c)
     n_std = check_positive(n_std, name="n_std")
-    distance = np.abs(np.abs(y) - target.branch(c))  # min(|y - g(c)|, |y + g(c)|)
+    # min(|y - g(c)|, |y + g(c)|)
+    distance = np.abs(np.abs(y) - target.branch(c))
     return float(np.mean(distance > n_std * target.noise_std))
 # --8<-- [end:off_mode]

@@ -28,6 +28,7 @@ class PartitionSettings:
     box: float = 8.0  # 積分範囲 [-box, box]^d (質量のほぼすべてを含む)
     n_min: int = 3  # 1 軸あたりの格子点数 n の最小
     n_max: int = 60  # n の最大
+    round_off: float = 1e-14  # これ未満の誤差を倍精度の丸め誤差の程度とみなす
     shown_box: float = 4.0  # 左の図で台形則の様子を描く範囲 [-shown_box, shown_box] (1 次元)
     shown_points: int = 9  # 左の図の格子点数
 
@@ -36,7 +37,8 @@ class PartitionSettings:
 def partition_errors(settings: PartitionSettings) -> dict:
     r"""格子点数 $n$ ごとの $|\log Z_{\mathrm{grid}} - \log Z_{\mathrm{exact}}|$ (1 次元と 2 次元)。
 
-    戻り値: ``n_points`` (n の列)、``errors`` ({1: (len,), 2: (len,)})、左の図のための
+    戻り値: ``n_points`` (n の列)、``errors`` ({1: (len,), 2: (len,)})、誤差が丸め誤差の程度
+    (``round_off`` 未満) にとどまる最小の n ``n_round_off`` ({1: int, 2: int})、左の図のための
     ``x`` と $\gamma(x) = e^{-f(x)}$ (``gamma``)、粗い格子の点 ``shown_points`` とその値 ``shown_gamma``。
     """
     precisions = {1: np.array([[1.0 / settings.std_1d**2]]),
@@ -53,7 +55,10 @@ def partition_errors(settings: PartitionSettings) -> dict:
     energy_1d = partial(quadratic_energy, mean=means[1], precision=precisions[1])
     x = np.linspace(-settings.shown_box, settings.shown_box, 400)
     coarse = make_grid([-settings.shown_box], [settings.shown_box], settings.shown_points).points
-    return {"n_points": n_points, "errors": errors, "x": x, "gamma": np.exp(-energy_1d(x[:, None])),
+    # それ以降のすべての n で誤差が round_off 未満になる最小の n
+    n_round_off = {dim: int(n_points[np.flatnonzero(errors[dim] >= settings.round_off)[-1] + 1])
+                   for dim in (1, 2)}
+    return {"n_points": n_points, "errors": errors, "n_round_off": n_round_off, "x": x, "gamma": np.exp(-energy_1d(x[:, None])),
             "shown_points": coarse[:, 0], "shown_gamma": np.exp(-energy_1d(coarse))}
 
 

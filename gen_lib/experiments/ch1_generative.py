@@ -6,23 +6,30 @@ r"""第 1 章「生成モデルとはなにか」の実験: 無条件のサン�
 
 from __future__ import annotations
 
+# --8<-- [start:imports]
 from dataclasses import dataclass
 
 import numpy as np
 
 from gen_lib.core.experiment import experiment
 from gen_lib.core.grid import plane_points
-from gen_lib.distributions.gaussian_mixture import GaussianMixture, ring_of_gaussians
-from gen_lib.distributions.two_mode_conditional import TwoModeConditional, off_mode_fraction
+from gen_lib.distributions.gaussian_mixture import (GaussianMixture,
+                                                   ring_of_gaussians)
+from gen_lib.distributions.two_mode_conditional import (TwoModeConditional,
+                                                        off_mode_fraction)
 from gen_lib.generative.mean_regression import predict, train_mean_regressor
 from gen_lib.generative.mixture_density_network import train_mdn
 
+# --8<-- [end:imports]
+
 
 # --8<-- [start:sample_unconditional]
-def sample_unconditional(n: int = 1000, seed=0) -> tuple[GaussianMixture, np.ndarray]:
+def sample_unconditional(n: int = 1000,
+                         seed=0) -> tuple[GaussianMixture, np.ndarray]:
     r"""生成モデル $q_\theta(x)$ から $x \sim q_\theta(x)$ を n 個引く。
 
-    ここでは $q_\theta$ を円周上に並んだ 8 個のガウス分布の混合とする (θ = 混合比・平均・共分散)。
+    ここでは $q_\theta$ を円周上に並んだ 8 個のガウス分布の混合とする
+    (θ = 混合比・平均・共分散)。
     """
     q = ring_of_gaussians(n_modes=8, radius=2.0, std=0.15)  # q_θ(x)
     x = q.sample(n, seed=seed)  # x ~ q_θ(x)、形 (n, 2)

@@ -1,4 +1,5 @@
-r"""第 1 章「拡散モデルの概要」の実験: 前向き過程でデータがノイズに変わっていく様子 (学習なし)。
+r"""第 1 章「拡散モデルの概要」の実験: 前向き過程でデータがノイズに変わっていく様子 (学習なし) と、
+第 3 章で学習した DDPM がノイズからデータを作る生成過程。
 
 データ分布がガウス混合なら、$x_t$ の周辺分布
 $q(x_t) = \sum_k \pi_k \mathcal{N}(\sqrt{\bar\alpha_t}\,\mu_k, \bar\alpha_t \Sigma_k + (1 - \bar\alpha_t) I)$
@@ -12,12 +13,17 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 from gen_lib.core.experiment import experiment
 from gen_lib.core.grid import plane_points
+from gen_lib.core.nn import single_thread
+from gen_lib.core.validation import make_generator
+from gen_lib.diffusion.ddpm import ddpm_step
 from gen_lib.diffusion.forward_noising import (alpha_bar_at, alpha_bar_from_betas, cosine_beta_schedule,
                                                linear_beta_schedule, noise_data, run_forward_chain)
 from gen_lib.distributions.gaussian_mixture import isotropic_mixture, ring_of_gaussians
+from gen_lib.experiments import ch3_models
 
 
 @dataclass(frozen=True)
@@ -103,3 +109,31 @@ def latent_marginals(settings: LatentSettings) -> dict:
     x0 = x0[[np.flatnonzero(labels == k)[0] for k in range(len(settings.data_means))]]  # 各峰から 1 点ずつ
     path = run_forward_chain(x0, betas, seed=settings.seed + 1, return_path=True)  # (T+1, K, 1)
     return {"times": times, "xs": xs, "density": np.stack(density, axis=1), "path": path[:, :, 0]}
+
+
+@dataclass(frozen=True)
+class GenerationSettings:
+    """第 3 章で学習した DDPM (``ch3_models``) で、ノイズから逆向きに生成する過程を記録する。"""
+
+    n: int = 400  # N, 生成する点の数
+    shown_times: tuple[int, ...] = ForwardSettings.shown_times  # 記録する時刻 t (前向き過程の図と同じ)
+    seed: int = 0  # x_T (seed) と各ステップのノイズ z (seed + 1) のシード
+
+
+@experiment(GenerationSettings)
+def generation_process(settings: GenerationSettings) -> dict:
+    r"""祖先サンプリング ($t = T, \dots, 1$ と ``ddpm_step``) の途中の $x_t$ を ``shown_times`` で記録する。
+    戻り値は ``times`` と ``samples`` ((len(times), N, 2))。"""
+    schedule = ch3_models.schedule()
+    model, _ = ch3_models.trained_ddpm()
+    x = torch.randn((settings.n, 2), generator=make_generator(settings.seed), dtype=torch.float64)  # x_T
+    generator = make_generator(settings.seed + 1)
+    snapshots = {schedule.T: x.numpy()}
+    with torch.no_grad(), single_thread():
+        for t in range(schedule.T, 0, -1):
+            tt = torch.full((settings.n,), t)
+            noise = torch.randn(x.shape, generator=generator, dtype=x.dtype)
+            x = ddpm_step(schedule, x, tt, model(x, tt), noise)  # x_{t-1}
+            snapshots[t - 1] = x.numpy()
+    times = list(settings.shown_times)
+    return {"times": np.array(times), "samples": np.stack([snapshots[t] for t in times])}

@@ -133,3 +133,27 @@ def failure_weights(settings: FailureSettings) -> dict:
         "floor": noise_floor(mixture.sample, settings.n_chains, distance=energy_distance,
                              n_pairs=settings.floor_pairs, seed=settings.seed + 100),
     }
+
+
+@dataclass(frozen=True)
+class UlaVarianceSettings:
+    """1 次元のガウス分布 N(μ, σ²) でのランジュバン法の定常分散の偏り。"""
+
+    n_chains: int = 20000  # N, 連鎖の本数 (初期値はすべて μ)
+    mean: float = 1.0  # μ, 目標の平均
+    variance: float = 1.0  # σ², 目標の分散
+    step_size: float = 0.4  # ε, ステップ幅
+    n_steps: int = 100  # K, ステップ数
+    seed: int = 0  # 連鎖のノイズのシード
+
+
+@experiment(UlaVarianceSettings)
+def ula_variance(settings: UlaVarianceSettings) -> dict:
+    r"""標本分散、理論値 $\sigma^2 / (1 - \varepsilon / 4\sigma^2)$ と分散の推定の標準誤差。"""
+    s = settings
+    target = GaussianMixture(np.ones(1), np.full((1, 1), s.mean), np.full((1, 1, 1), s.variance))
+    x = langevin_sample(target.score, np.full((s.n_chains, 1), s.mean), s.step_size, s.n_steps,
+                        seed=s.seed)
+    predicted = s.variance / (1.0 - s.step_size / (4.0 * s.variance))
+    return {"sample_variance": float(x.var()), "predicted": predicted,
+            "standard_error": predicted * float(np.sqrt(2.0 / s.n_chains))}

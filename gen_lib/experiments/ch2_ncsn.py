@@ -10,6 +10,7 @@ r"""第 2 章の NCSN の実験: ランジュバン法が失敗する設定で�
 
 from __future__ import annotations
 
+# --8<-- [start:imports]
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,9 +23,14 @@ from gen_lib.distributions.gaussian_mixture import GaussianMixture
 from gen_lib.metrics.mode_weights import estimate_mode_weights
 from gen_lib.metrics.score_error import relative_score_error
 from gen_lib.score_based.annealed_langevin import annealed_langevin_sample
-from gen_lib.score_based.langevin import langevin_failure_setting, langevin_sample, separated_modes_mixture
-from gen_lib.score_based.ncsn import (NoiseConditionalScoreNet, check_noise_levels,
-                                      exact_noise_conditional_score, geometric_noise_levels, train_ncsn)
+from gen_lib.score_based.langevin import (
+    langevin_failure_setting, langevin_sample, separated_modes_mixture,
+)
+from gen_lib.score_based.ncsn import (
+    NoiseConditionalScoreNet, check_noise_levels,
+    exact_noise_conditional_score, geometric_noise_levels, train_ncsn,
+)
+# --8<-- [end:imports]
 
 
 # --8<-- [start:settings]

@@ -1,4 +1,4 @@
-"""第 1 章「拡散モデルの概要」の図: 前向き過程でデータがノイズに変わっていく様子 (学習なし)。
+"""第 1 章「拡散モデルの概要」の図: 前向き過程でデータがノイズに変わっていく様子と、その逆の生成過程。
 
 計算は ``gen_lib.experiments.ch1_overview`` が行い、ここでは結果を描くだけである。
 """
@@ -9,8 +9,9 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from gen_lib.core.plotting import ACCENT_COLOR, DATA_COLOR, MODEL_COLOR, new_figure
-from gen_lib.experiments.ch1_overview import (ForwardSettings, LatentSettings, ScheduleSettings,
-                                              forward_process, latent_marginals, schedules)
+from gen_lib.experiments.ch1_overview import (ForwardSettings, GenerationSettings, LatentSettings,
+                                              ScheduleSettings, forward_process, generation_process,
+                                              latent_marginals, schedules)
 from gen_lib.figures import figure
 
 
@@ -20,27 +21,32 @@ def _format_alpha_bar(a: float) -> str:
 
 @figure("ch1-overview-forward.svg")
 def forward_process_panels(seed: int = 0) -> Figure:
-    """円周上の 8 峰のデータに線形スケジュールでノイズを加える: 閉形式 (上段) とマルコフ連鎖 (下段)。"""
+    """前向き過程: 閉形式 (1 段目) とマルコフ連鎖 (2 段目)。生成過程: 学習した DDPM で x_T から逆向きに (3 段目)。"""
     settings = ForwardSettings(seed=seed)
     r = forward_process(settings)
+    generated = generation_process(GenerationSettings(seed=seed))["samples"]
     axis, lim = r["axis"], settings.lim
-    fig, axes = new_figure(2, len(r["times"]), width=10.0, height=4.4)
+    fig, axes = new_figure(3, len(r["times"]), width=7.0, height=4.5)
+    colors = (DATA_COLOR, MODEL_COLOR, ACCENT_COLOR)
     for j, (t, a, log_q) in enumerate(zip(r["times"], r["alpha_bar"], r["log_q"])):
-        for i, x_t in enumerate((r["closed_form"][j], r["chain"][j])):
+        for i, x_t in enumerate((r["closed_form"][j], r["chain"][j], generated[j])):
             ax = axes[i, j]
             ax.contour(axis, axis, log_q, levels=np.linspace(log_q.max() - 8, log_q.max(), 5),
                        colors="0.55", linewidths=0.6, linestyles="solid")
-            ax.scatter(x_t[:, 0], x_t[:, 1], s=2, color=DATA_COLOR if i == 0 else MODEL_COLOR,
+            ax.scatter(x_t[:, 0], x_t[:, 1], s=1.5, color=colors[i],
                        rasterized=True)  # 点は画像として埋め込む (SVG を軽くする)
             ax.set(xlim=(-lim, lim), ylim=(-lim, lim), aspect="equal", xticks=[-2, 0, 2], yticks=[-2, 0, 2])
+            ax.tick_params(labelsize=9)
+            if j > 0:
+                ax.set_yticklabels([])
+            if i < 2:
+                ax.set_xticklabels([])
             if i == 0:
-                ax.set_title(f"$t = {t}$\n" + r"$\bar{\alpha}_t = $" + _format_alpha_bar(a), fontsize=10)
-            if i == 1:
-                ax.set_xlabel("$x_1$")
-    axes[0, 0].set_ylabel("閉形式で一度に\n$x_2$")
-    axes[1, 0].set_ylabel("マルコフ連鎖を $t$ 回\n$x_2$")
-    fig.suptitle(r"前向き過程: 灰色の線は厳密な $\log q(x_t)$ の等高線 (線形スケジュール, "
-                 f"$T = {settings.T}$)", fontsize=11)
+                ax.set_title(f"$t = {t}$\n" + r"$\bar{\alpha}_t = $" + _format_alpha_bar(a), fontsize=9)
+    for i, label in enumerate(("閉形式で一度に", "連鎖を $t$ 回", "生成 ($T \\to t$)")):
+        axes[i, 0].set_ylabel(label, fontsize=9)
+    fig.suptitle(r"前向き過程 (上 2 段) と生成過程 (下段)。灰色の線は厳密な $\log q(x_t)$ の等高線",
+                 fontsize=10)
     return fig
 
 
@@ -50,18 +56,17 @@ def noise_schedules(seed: int = 0) -> Figure:
     del seed  # 乱数を使わない
     r = schedules(ScheduleSettings())
     t = r["t"]
-    fig, (ax_a, ax_b) = new_figure(1, 2, width=9.5, height=3.6)
-    for name, label, color in [("linear", "線形 (Ho et al. 2020)", DATA_COLOR),
-                               ("cosine", "コサイン (Nichol & Dhariwal 2021)", MODEL_COLOR)]:
+    fig, (ax_a, ax_b) = new_figure(1, 2, width=7.0, height=3.4)
+    for name, label, color in [("linear", "線形", DATA_COLOR), ("cosine", "コサイン", MODEL_COLOR)]:
         betas, alpha_bar = r[name]["betas"], r[name]["alpha_bar"]
         ax_a.plot(t, alpha_bar, color=color,
                   label=f"{label}\n" + r"$\bar{\alpha}_T = $" + _format_alpha_bar(alpha_bar[-1]))
         ax_b.plot(t, betas, color=color, label=label)
     ax_a.set(xlabel="$t$", ylabel=r"$\bar{\alpha}_t$",
-             title=r"信号の割合 $\bar{\alpha}_t = \prod_{s=1}^{t} (1 - \beta_s)$", ylim=(-0.02, 1.02))
-    ax_b.set(xlabel="$t$", ylabel=r"$\beta_t$", yscale="log", title=r"各ステップのノイズの分散 $\beta_t$")
-    ax_a.legend(fontsize=8)
-    ax_b.legend(fontsize=8)
+             title=r"信号の割合 $\bar{\alpha}_t$", ylim=(-0.02, 1.02))
+    ax_b.set(xlabel="$t$", ylabel=r"$\beta_t$", yscale="log", title=r"ノイズの分散 $\beta_t$")
+    ax_a.legend(fontsize=9)
+    ax_b.legend(fontsize=9)
     return fig
 
 
@@ -71,7 +76,7 @@ def latent_paths(seed: int = 0) -> Figure:
     r = latent_marginals(LatentSettings(seed=seed))
     times, xs, path = r["times"], r["xs"], r["path"]
 
-    fig, ax = new_figure(1, 1, width=8.0, height=3.6)
+    fig, ax = new_figure(1, 1, width=7.0, height=3.6)
     image = ax.imshow(r["density"], origin="lower", aspect="auto", cmap="Blues", interpolation="bilinear",
                       extent=(times[0], times[-1], xs[0], xs[-1]))
     for n in range(path.shape[1]):
@@ -81,7 +86,7 @@ def latent_paths(seed: int = 0) -> Figure:
                label="データ $x_0$")
     ax.grid(False)
     ax.set(xlabel="時刻 $t$", ylabel="$x_t$", ylim=(xs[0], xs[-1]),
-           title=r"$q(x_t)$ の濃淡: 3 峰のデータ分布 ($t = 0$) がほぼ $\mathcal{N}(0, 1)$ ($t = T$) になる")
-    ax.legend(loc="upper right", fontsize=8, framealpha=0.9)
+           title=r"$q(x_t)$ の濃淡: 3 峰の分布がほぼ $\mathcal{N}(0, 1)$ になる")
+    ax.legend(loc="upper right", fontsize=9, framealpha=0.9)
     fig.colorbar(image, ax=ax, label="$q(x_t)$")
     return fig

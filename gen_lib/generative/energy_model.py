@@ -13,6 +13,7 @@ $$
 
 from __future__ import annotations
 
+# --8<-- [start:imports]
 import math
 from dataclasses import dataclass
 
@@ -21,27 +22,39 @@ import numpy as np
 from gen_lib.core.grid import Grid
 from gen_lib.core.numerics import logsumexp
 from gen_lib.core.types import Energy
-from gen_lib.core.validation import as_array, as_points, check_count, check_positive
+from gen_lib.core.validation import (as_array, as_points, check_count,
+                                     check_positive)
+
+# --8<-- [end:imports]
 
 
+# --8<-- [start:check_precision]
 def _check_precision(precision, dim: int | None = None) -> np.ndarray:
     """精度行列 Λ が対称正定値であることを確かめる。"""
     lam = as_array(precision, name="precision", ndim=2)
-    if lam.shape[0] != lam.shape[1] or (dim is not None and lam.shape != (dim, dim)):
-        expected = "a square matrix" if dim is None else f"shape ({dim}, {dim})"
-        raise ValueError(f"precision must be {expected}, got shape {lam.shape}")
+    square = lam.shape[0] == lam.shape[1]
+    if not square or (dim is not None and lam.shape != (dim, dim)):
+        expected = ("a square matrix" if dim is None
+                    else f"shape ({dim}, {dim})")
+        raise ValueError(f"precision must be {expected}, "
+                         f"got shape {lam.shape}")
     if not np.allclose(lam, lam.T):
-        raise ValueError("precision must be symmetric positive definite, got a non-symmetric matrix")
+        raise ValueError("precision must be symmetric positive definite, "
+                         "got a non-symmetric matrix")
     eigenvalues = np.linalg.eigvalsh(lam)
     if eigenvalues.min() <= 0:
         raise ValueError(f"precision must be symmetric positive definite, "
                          f"got smallest eigenvalue {eigenvalues.min():.3g}")
     return lam
+# --8<-- [end:check_precision]
 
 
 # --8<-- [start:energies]
 def quadratic_energy(x, mean, precision) -> np.ndarray:
-    r"""ガウス分布のエネルギー $f(x) = \tfrac12 (x-\mu)^\top \Lambda (x-\mu)$。形 (N,)。"""
+    r"""ガウス分布のエネルギー $f(x) = \tfrac12 (x-\mu)^\top \Lambda (x-\mu)$。
+
+    形 (N,)。
+    """
     mu = as_array(mean, name="mean", ndim=1)
     lam = _check_precision(precision, dim=mu.size)
     x = as_points(x, dim=mu.size)
@@ -49,7 +62,8 @@ def quadratic_energy(x, mean, precision) -> np.ndarray:
     return 0.5 * np.einsum("ni,ij,nj->n", diff, lam, diff)
 
 
-def double_well_energy(x, height: float = 2.0, center: float = 1.0) -> np.ndarray:
+def double_well_energy(x, height: float = 2.0,
+                       center: float = 1.0) -> np.ndarray:
     r"""二重井戸 $f(x) = h\,((x_1/c)^2 - 1)^2 + \tfrac12 \sum_{i \ge 2} x_i^2$。
 
     $x_1 = \pm c$ でエネルギーが最小 (確率が最大) になり、1 次元なら山が 2 つの分布になる。
@@ -57,32 +71,42 @@ def double_well_energy(x, height: float = 2.0, center: float = 1.0) -> np.ndarra
     height = check_positive(height, name="height")
     center = check_positive(center, name="center")
     x = as_points(x)
-    return height * ((x[:, 0] / center) ** 2 - 1.0) ** 2 + 0.5 * np.sum(x[:, 1:] ** 2, axis=1)
+    well = height * ((x[:, 0] / center) ** 2 - 1.0) ** 2
+    return well + 0.5 * np.sum(x[:, 1:] ** 2, axis=1)
 # --8<-- [end:energies]
 
 
+# --8<-- [start:log_partition]
 def energy_on_grid(energy: Energy, grid: Grid) -> np.ndarray:
     """格子点上のエネルギー $f(x_j)$ を計算し、形と有限性を確かめる。形 (M,)。"""
     if not isinstance(grid, Grid):
-        raise ValueError(f"grid must be a Grid (use make_grid), got {type(grid).__name__}")
+        raise ValueError(f"grid must be a Grid (use make_grid), "
+                         f"got {type(grid).__name__}")
     values = np.asarray(energy(grid.points), dtype=np.float64)
-    if values.shape != (grid.points.shape[0],):
-        raise ValueError(f"energy must map (M, d) points to shape (M,), got {values.shape} "
-                         f"for M={grid.points.shape[0]}")
+    m = grid.points.shape[0]
+    if values.shape != (m,):
+        raise ValueError(f"energy must map (M, d) points to shape (M,), "
+                         f"got {values.shape} for M={m}")
     if not np.all(np.isfinite(values)):
-        raise ValueError(f"energy must be finite on the grid, got {np.count_nonzero(~np.isfinite(values))} "
+        raise ValueError(f"energy must be finite on the grid, got "
+                         f"{np.count_nonzero(~np.isfinite(values))} "
                          f"non-finite value(s)")
     return values
 
 
-# --8<-- [start:log_partition]
 def log_partition_on_grid(energy: Energy, grid: Grid) -> float:
-    r"""$\log Z = \log \int e^{-f(x)} dx \approx \log \sum_j w_j e^{-f(x_j)}$ (log-sum-exp)。"""
+    r"""$\log Z = \log \int e^{-f(x)} dx \approx \log \sum_j w_j e^{-f(x_j)}$。
+
+    log-sum-exp で計算する。
+    """
     return logsumexp(-energy_on_grid(energy, grid) + grid.log_weights)
 
 
 def gaussian_log_partition(precision) -> float:
-    r"""二次エネルギーの厳密な $\log Z = \tfrac d2 \log 2\pi - \tfrac12 \log\det\Lambda$。"""
+    r"""二次エネルギーの厳密な $\log Z$。
+
+    $\log Z = \tfrac d2 \log 2\pi - \tfrac12 \log\det\Lambda$。
+    """
     lam = _check_precision(precision)
     d = lam.shape[0]
     _, log_det = np.linalg.slogdet(lam)
@@ -98,9 +122,13 @@ def log_density_on_grid(energy: Energy, grid: Grid) -> np.ndarray:
 
 # --8<-- [start:product_of_experts]
 def product_of_experts(*energies: Energy) -> Energy:
-    r"""エネルギーの和 $f(x) = \sum_k f_k(x)$。密度は積になる: $q(x) \propto \prod_k q_k(x)$。"""
+    r"""エネルギーの和 $f(x) = \sum_k f_k(x)$。
+
+    密度は積になる: $q(x) \propto \prod_k q_k(x)$。
+    """
     if len(energies) < 1 or not all(callable(f) for f in energies):
-        raise ValueError(f"product_of_experts needs at least one callable energy, got {energies!r}")
+        raise ValueError(f"product_of_experts needs at least one callable "
+                         f"energy, got {energies!r}")
 
     def energy(x):
         return sum(np.asarray(f(x), dtype=np.float64) for f in energies)
@@ -109,22 +137,29 @@ def product_of_experts(*energies: Energy) -> Energy:
 
 
 def normalize_on_grid(log_gamma, grid: Grid) -> np.ndarray:
-    r"""格子上の非正規化対数密度 $\log\gamma(x_j)$ から密度 $\gamma(x_j)/Z$ を作る。形 (M,)。"""
+    r"""格子上の非正規化対数密度 $\log\gamma(x_j)$ から密度 $\gamma(x_j)/Z$ を作る。
+
+    形 (M,)。
+    """
     if not isinstance(grid, Grid):
-        raise ValueError(f"grid must be a Grid (use make_grid), got {type(grid).__name__}")
+        raise ValueError(f"grid must be a Grid (use make_grid), "
+                         f"got {type(grid).__name__}")
     log_gamma = as_array(log_gamma, name="log_gamma", ndim=1)
     if log_gamma.shape != grid.log_weights.shape:
-        raise ValueError(f"log_gamma must have shape {grid.log_weights.shape}, got {log_gamma.shape}")
+        raise ValueError(f"log_gamma must have shape "
+                         f"{grid.log_weights.shape}, got {log_gamma.shape}")
     return np.exp(log_gamma - logsumexp(log_gamma + grid.log_weights))
 
 
-def gaussian_product(mean1, precision1, mean2, precision2) -> tuple[np.ndarray, np.ndarray]:
+def gaussian_product(mean1, precision1, mean2,
+                     precision2) -> tuple[np.ndarray, np.ndarray]:
     r"""ガウス分布 2 つの積の平均と精度: $\Lambda = \Lambda_1 + \Lambda_2$,
     $\mu = \Lambda^{-1}(\Lambda_1 \mu_1 + \Lambda_2 \mu_2)$。"""
     mu1 = as_array(mean1, name="mean1", ndim=1)
     mu2 = as_array(mean2, name="mean2", ndim=1)
     if mu1.shape != mu2.shape:
-        raise ValueError(f"mean1 and mean2 must have the same shape, got {mu1.shape} and {mu2.shape}")
+        raise ValueError(f"mean1 and mean2 must have the same shape, "
+                         f"got {mu1.shape} and {mu2.shape}")
     lam1 = _check_precision(precision1, dim=mu1.size)
     lam2 = _check_precision(precision2, dim=mu1.size)
     lam = lam1 + lam2
@@ -153,8 +188,12 @@ class PolynomialEnergy:
 
     @property
     def exponents(self) -> np.ndarray:
-        """各特徴の指数 (K, d)。定数項 (指数がすべて 0) は $Z$ で打ち消されるので除く。"""
-        grids = np.meshgrid(*[np.arange(self.degree + 1)] * self.dim, indexing="ij")
+        """各特徴の指数 (K, d)。
+
+        定数項 (指数がすべて 0) は $Z$ で打ち消されるので除く。
+        """
+        orders = [np.arange(self.degree + 1)] * self.dim
+        grids = np.meshgrid(*orders, indexing="ij")
         e = np.stack([g.ravel() for g in grids], axis=1)
         total = e.sum(axis=1)
         e = e[(total >= 1) & (total <= self.degree)]
@@ -167,14 +206,17 @@ class PolynomialEnergy:
     def features(self, x) -> np.ndarray:
         r"""$\phi(x)$。形 (N, K)。"""
         u = as_points(x, dim=self.dim) / self.scale
-        powers = u[:, :, None] ** np.arange(self.degree + 1)  # (N, d, degree+1): u_i^k
+        # (N, d, degree+1): u_i^k
+        powers = u[:, :, None] ** np.arange(self.degree + 1)
         # 特徴 k は Π_i u_i^{e_ki}
-        return np.prod(powers[:, np.arange(self.dim)[None, :], self.exponents], axis=2)
+        axes = np.arange(self.dim)[None, :]
+        return np.prod(powers[:, axes, self.exponents], axis=2)
 
     def energy(self, x, theta) -> np.ndarray:
         r"""$f_\theta(x) = \theta^\top \phi(x)$。形 (N,)。"""
         theta = as_array(theta, name="theta", ndim=1)
         if theta.shape != (self.n_features,):
-            raise ValueError(f"theta must have shape ({self.n_features},), got {theta.shape}")
+            raise ValueError(f"theta must have shape ({self.n_features},), "
+                             f"got {theta.shape}")
         return self.features(x) @ theta
 # --8<-- [end:polynomial_energy]

@@ -11,26 +11,39 @@ $$
 
 from __future__ import annotations
 
+# --8<-- [start:imports]
 import numpy as np
 import torch
 
 from gen_lib.core.nn import make_mlp, train
 from gen_lib.distributions.two_mode_conditional import as_conditions, as_pairs
 
+# --8<-- [end:imports]
+
 
 # --8<-- [start:regressor]
-def train_mean_regressor(y, c, *, hidden: int = 32, steps: int = 300, lr: float = 1e-2,
+def train_mean_regressor(y, c, *, hidden: int = 32, steps: int = 300,
+                         lr: float = 1e-2,
                          seed: int = 0) -> torch.nn.Sequential:
-    r"""二乗誤差 $\frac{1}{N}\sum_n (y^n - \hat{y}_\theta(c^n))^2$ を最小にする MLP $\hat{y}_\theta$ を学習する。"""
+    r"""MLP $\hat{y}_\theta$ を学習する。
+
+    2 乗誤差 $\frac{1}{N}\sum_n (y^n - \hat{y}_\theta(c^n))^2$ を最小にする。
+    """
     y, c = as_pairs(y, c)
     c_t, y_t = torch.from_numpy(c[:, None]), torch.from_numpy(y[:, None])
     regressor = make_mlp(1, 1, hidden=hidden, seed=seed)
-    train(regressor, lambda step: torch.mean((y_t - regressor(c_t)) ** 2), steps=steps, lr=lr)  # フルバッチ
+    def loss(step):  # フルバッチ
+        return torch.mean((y_t - regressor(c_t)) ** 2)
+
+    train(regressor, loss, steps=steps, lr=lr)
     return regressor
 
 
 def predict(regressor: torch.nn.Module, c) -> np.ndarray:
-    r"""決定的な予測 $\hat{y}_\theta(c)$。同じ $c$ にはいつも同じ値を返す。形 (N,)。"""
+    r"""決定的な予測 $\hat{y}_\theta(c)$。
+
+    同じ $c$ にはいつも同じ値を返す。形 (N,)。
+    """
     c = as_conditions(c)
     with torch.no_grad():
         return regressor(torch.from_numpy(c[:, None]))[:, 0].numpy()

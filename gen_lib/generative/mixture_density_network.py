@@ -13,6 +13,7 @@ $y \sim q_\theta(y \mid c)$ は「成分 $k \sim \pi(c)$ を選び $y = \mu_k(c)
 
 from __future__ import annotations
 
+# --8<-- [start:imports]
 import math
 
 import numpy as np
@@ -22,26 +23,39 @@ from gen_lib.core.nn import make_mlp, train
 from gen_lib.distributions.two_mode_conditional import as_conditions, as_pairs
 from gen_lib.core.validation import check_count, make_generator
 
+# --8<-- [end:imports]
+
 
 # --8<-- [start:mdn]
 class MixtureDensityNetwork(torch.nn.Module):
-    r"""$q_\theta(y \mid c) = \sum_k \pi_k(c) \mathcal{N}(y; \mu_k(c), \sigma_k(c)^2)$ (Bishop 1994)。"""
+    r"""混合密度ネットワーク (Bishop 1994)。
 
-    def __init__(self, n_components: int = 3, *, hidden: int = 32, seed: int = 0):
+    $q_\theta(y \mid c)
+    = \sum_k \pi_k(c) \mathcal{N}(y; \mu_k(c), \sigma_k(c)^2)$。
+    """
+
+    def __init__(self, n_components: int = 3, *, hidden: int = 32,
+                 seed: int = 0):
         super().__init__()
         self.n_components = check_count(n_components, name="n_components")
         # 1 つの MLP が K 個ずつの (a_k, μ_k, s_k) をまとめて出力する
-        self.net = make_mlp(1, 3 * self.n_components, hidden=hidden, seed=seed)
+        self.net = make_mlp(1, 3 * self.n_components, hidden=hidden,
+                            seed=seed)
 
-    def forward(self, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        r"""形 (N, 1) の $c$ から $(\log \pi_k(c), \mu_k(c), \log \sigma_k(c))$ を返す。どれも形 (N, K)。"""
+    def forward(self, c: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        r"""$(\log \pi_k(c), \mu_k(c), \log \sigma_k(c))$ を返す。
+
+        $c$ は形 (N, 1)。返す 3 つはどれも形 (N, K)。
+        """
         a, mu, log_sigma = self.net(c).split(self.n_components, dim=1)
         return torch.log_softmax(a, dim=1), mu, log_sigma
 
-    def log_prob_tensor(self, y: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+    def log_prob_tensor(self, y: torch.Tensor,
+                        c: torch.Tensor) -> torch.Tensor:
         r"""対数密度 $\log q_\theta(y \mid c)$。形 (N,)。
 
-        $\log q_\theta(y \mid c) = \mathrm{logsumexp}_k [\log \pi_k + \log \mathcal{N}(y; \mu_k, \sigma_k^2)]$
+        $\log q_\theta(y \mid c) = \mathrm{logsumexp}_k
+        [\log \pi_k + \log \mathcal{N}(y; \mu_k, \sigma_k^2)]$
         """
         log_pi, mu, log_sigma = self(c)
         z = (y - mu) * torch.exp(-log_sigma)  # (y - μ_k) / σ_k
@@ -52,7 +66,9 @@ class MixtureDensityNetwork(torch.nn.Module):
         r"""numpy 版の $\log q_\theta(y \mid c)$。$y, c$ は形 (N,)。"""
         y, c = as_pairs(y, c)
         with torch.no_grad():
-            return self.log_prob_tensor(torch.from_numpy(y[:, None]), torch.from_numpy(c[:, None])).numpy()
+            y_t = torch.from_numpy(y[:, None])
+            c_t = torch.from_numpy(c[:, None])
+            return self.log_prob_tensor(y_t, c_t).numpy()
 
     def sample(self, c, seed=0) -> np.ndarray:
         r"""各 $c^n$ について $y^n \sim q_\theta(y \mid c^n)$。
@@ -63,18 +79,27 @@ class MixtureDensityNetwork(torch.nn.Module):
         generator = make_generator(seed)
         with torch.no_grad():
             log_pi, mu, log_sigma = self(torch.from_numpy(c[:, None]))
-            k = torch.multinomial(log_pi.exp(), 1, generator=generator)  # 成分の番号、形 (N, 1)
-            eps = torch.randn(k.shape, generator=generator, dtype=torch.float64)
+            # 成分の番号、形 (N, 1)
+            k = torch.multinomial(log_pi.exp(), 1, generator=generator)
+            eps = torch.randn(k.shape, generator=generator,
+                              dtype=torch.float64)
             y = mu.gather(1, k) + log_sigma.gather(1, k).exp() * eps
         return y[:, 0].numpy()
 
 
-def train_mdn(y, c, *, n_components: int = 3, hidden: int = 32, steps: int = 600, lr: float = 5e-3,
+def train_mdn(y, c, *, n_components: int = 3, hidden: int = 32,
+              steps: int = 600, lr: float = 5e-3,
               seed: int = 0) -> MixtureDensityNetwork:
-    r"""負の対数尤度 $-\frac{1}{N}\sum_n \log q_\theta(y^n \mid c^n)$ を最小にする (最尤推定)。"""
+    r"""最尤推定で学習する。
+
+    負の対数尤度 $-\frac{1}{N}\sum_n \log q_\theta(y^n \mid c^n)$ を最小にする。
+    """
     y, c = as_pairs(y, c)
     y_t, c_t = torch.from_numpy(y[:, None]), torch.from_numpy(c[:, None])
     mdn = MixtureDensityNetwork(n_components, hidden=hidden, seed=seed)
-    train(mdn, lambda step: -mdn.log_prob_tensor(y_t, c_t).mean(), steps=steps, lr=lr)  # フルバッチ
+    def loss(step):  # フルバッチ
+        return -mdn.log_prob_tensor(y_t, c_t).mean()
+
+    train(mdn, loss, steps=steps, lr=lr)
     return mdn
 # --8<-- [end:mdn]

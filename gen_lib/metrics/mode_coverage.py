@@ -15,6 +15,7 @@ $$
 
 from __future__ import annotations
 
+# --8<-- [start:imports]
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,7 +23,10 @@ import numpy as np
 from gen_lib.distributions.gaussian_mixture import GaussianMixture
 from gen_lib.core.validation import as_points, check_positive
 
+# --8<-- [end:imports]
 
+
+# --8<-- [start:mode_coverage]
 @dataclass(frozen=True)
 class ModeCoverage:
     """``mode_coverage`` の結果。"""
@@ -40,12 +44,12 @@ class ModeCoverage:
         return self.covered / self.n_modes
 
 
-# --8<-- [start:mode_coverage]
 def mode_coverage(mixture: GaussianMixture, samples, *, n_std: float = 3.0,
                   min_share: float = 0.1) -> ModeCoverage:
     r"""サンプルが捉えたモードの数と、高品質サンプル ($m(x) \le$ n_std) の割合。"""
     if not isinstance(mixture, GaussianMixture):
-        raise ValueError(f"mixture must be a GaussianMixture, got {type(mixture).__name__}")
+        raise ValueError(f"mixture must be a GaussianMixture, "
+                         f"got {type(mixture).__name__}")
     x = as_points(samples, name="samples", dim=mixture.dim)
     n_std = check_positive(n_std, name="n_std")
     min_share = check_positive(min_share, name="min_share")
@@ -53,9 +57,11 @@ def mode_coverage(mixture: GaussianMixture, samples, *, n_std: float = 3.0,
     nearest = np.argmax(mixture.responsibilities(x), axis=1)  # k*(x)
     diff = x - mixture.means[nearest]
     # マハラノビス距離の 2 乗 (x - μ)^T Σ^{-1} (x - μ)
-    m2 = np.einsum("nd,nd->n", diff, np.linalg.solve(mixture.covariances[nearest], diff[..., None])[..., 0])
+    solved = np.linalg.solve(mixture.covariances[nearest], diff[..., None])
+    m2 = np.einsum("nd,nd->n", diff, solved[..., 0])
     good = m2 <= n_std**2
     counts = np.bincount(nearest[good], minlength=k)
     covered = int(np.sum(counts >= min_share * len(x) / k))
-    return ModeCoverage(counts=counts, covered=covered, high_quality=float(good.mean()))
+    return ModeCoverage(counts=counts, covered=covered,
+                        high_quality=float(good.mean()))
 # --8<-- [end:mode_coverage]

@@ -14,11 +14,13 @@ $$
 
 from __future__ import annotations
 
-# --8<-- [start:mode_weights]
+# --8<-- [start:imports]
 import numpy as np
 
 from gen_lib.distributions.gaussian_mixture import GaussianMixture
 from gen_lib.core.validation import as_points
+# --8<-- [end:imports]
+# --8<-- [start:mode_weights]
 
 
 def _check_mixture(mixture) -> GaussianMixture:

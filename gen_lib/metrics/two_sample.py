@@ -16,29 +16,38 @@ r"""2 標本距離: 2 つのサンプル集合がどれだけ違う分布から�
 
 from __future__ import annotations
 
+# --8<-- [start:imports]
 import numpy as np
 
-from gen_lib.core.validation import as_points, check_count, check_positive, make_rng
+from gen_lib.core.validation import (as_points, check_count, check_positive,
+                                     make_rng)
+
+# --8<-- [end:imports]
 
 
+# --8<-- [start:pair]
 def _pair(x, y) -> tuple[np.ndarray, np.ndarray]:
     x = as_points(x, name="x")
     y = as_points(y, name="y")
     if x.shape[1] != y.shape[1]:
-        raise ValueError(f"x and y must have the same dimension d, got x {x.shape} and y {y.shape}")
+        raise ValueError(f"x and y must have the same dimension d, "
+                         f"got x {x.shape} and y {y.shape}")
     return x, y
 
 
 def pairwise_distances(x, y) -> np.ndarray:
     r"""ユークリッド距離の行列 $\|x^i - y^j\|$。形 (N, M)。"""
     x, y = _pair(x, y)
-    # 距離は平行移動で変わらない: 2 つの集合を合わせた平均 c を引いてから展開する。原点から遠い点
-    # (例えば 1e8 だけずれた点) でも ‖x‖² と 2x·y の桁落ちが起きない。
+    # 距離は平行移動で変わらない: 2 つの集合を合わせた平均 c を引いてから
+    # 展開する。原点から遠い点 (例えば 1e8 だけずれた点) でも ‖x‖² と 2x·y の
+    # 桁落ちが起きない。
     c = (x.sum(axis=0) + y.sum(axis=0)) / (len(x) + len(y))
     x, y = x - c, y - c
     # ‖x - y‖² = ‖x‖² + ‖y‖² - 2 x·y (丸め誤差で負になった分は 0 に切る)
-    sq = np.sum(x**2, axis=1)[:, None] + np.sum(y**2, axis=1)[None, :] - 2.0 * x @ y.T
-    return np.sqrt(np.maximum(sq, 0.0))
+    sq_x = np.sum(x**2, axis=1)[:, None]
+    sq_y = np.sum(y**2, axis=1)[None, :]
+    return np.sqrt(np.maximum(sq_x + sq_y - 2.0 * x @ y.T, 0.0))
+# --8<-- [end:pair]
 
 
 # --8<-- [start:energy_distance]
@@ -47,7 +56,8 @@ def energy_distance(x, y) -> float:
 
     $$
     \hat{\mathcal{E}} = \frac{2}{NM}\sum_{i,j}\|x^i - y^j\|
-      - \frac{1}{N^2}\sum_{i,i'}\|x^i - x^{i'}\| - \frac{1}{M^2}\sum_{j,j'}\|y^j - y^{j'}\|
+      - \frac{1}{N^2}\sum_{i,i'}\|x^i - x^{i'}\|
+      - \frac{1}{M^2}\sum_{j,j'}\|y^j - y^{j'}\|
     $$
 
     常に 0 以上で、同じ集合どうしなら厳密に 0 になる。
@@ -56,7 +66,8 @@ def energy_distance(x, y) -> float:
     xy = pairwise_distances(x, y).mean()
     xx = pairwise_distances(x, x).mean()
     yy = pairwise_distances(y, y).mean()
-    return float(max(2.0 * xy - xx - yy, 0.0))  # 数学的には 0 以上。丸め誤差の負は 0 に切る
+    # 数学的には 0 以上。丸め誤差の負は 0 に切る
+    return float(max(2.0 * xy - xx - yy, 0.0))
 # --8<-- [end:energy_distance]
 
 

@@ -20,13 +20,17 @@ $\mathbb{E}[x \mid \tilde{x}] = \tilde{x} + \sigma^2 \nabla_{\tilde{x}} \log p_\
 
 from __future__ import annotations
 
+# --8<-- [start:imports]
 import numpy as np
 import torch
 
 from gen_lib.core.types import ScoreModel
-from gen_lib.core.validation import as_points, as_tensor_points, check_positive, make_generator
+from gen_lib.core.validation import (
+    as_points, as_tensor_points, check_positive, make_generator,
+)
 from gen_lib.distributions.gaussian_mixture import GaussianMixture
 from gen_lib.score_based.score_matching import evaluate_score
+# --8<-- [end:imports]
 
 
 # --8<-- [start:dsm_loss]

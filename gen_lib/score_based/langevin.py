@@ -16,14 +16,20 @@ N 本の連鎖を同時に (行ごとに独立に) 動かす。
 
 from __future__ import annotations
 
-# --8<-- [start:langevin]
+# --8<-- [start:imports]
 from dataclasses import dataclass
 
 import numpy as np
 
 from gen_lib.core.types import ScoreFunction
-from gen_lib.core.validation import as_array, as_points, check_count, check_positive, make_rng
-from gen_lib.distributions.gaussian_mixture import GaussianMixture, isotropic_mixture
+from gen_lib.core.validation import (
+    as_array, as_points, check_count, check_positive, make_rng,
+)
+from gen_lib.distributions.gaussian_mixture import (
+    GaussianMixture, isotropic_mixture,
+)
+# --8<-- [end:imports]
+# --8<-- [start:langevin]
 
 
 def langevin_step(score_fn: ScoreFunction, x: np.ndarray, step_size: float, rng: np.random.Generator,

@@ -16,16 +16,22 @@ $$
 
 from __future__ import annotations
 
+# --8<-- [start:imports]
 import math
 
 import numpy as np
 import torch
 
 from gen_lib.core.nn import make_mlp, minibatch, single_thread, train
-from gen_lib.core.validation import (as_array, as_points, as_tensor_points, check_count, check_positive,
-                                     make_generator)
+from gen_lib.core.validation import (
+    as_array, as_points, as_tensor_points, check_count, check_positive,
+    make_generator,
+)
 from gen_lib.distributions.gaussian_mixture import GaussianMixture
-from gen_lib.score_based.denoising_score_matching import denoising_score_matching_loss
+from gen_lib.score_based.denoising_score_matching import (
+    denoising_score_matching_loss,
+)
+# --8<-- [end:imports]
 
 
 # --8<-- [start:noise_levels]

@@ -26,17 +26,24 @@ from gen_lib.core.validation import as_points
 
 
 def _gradient(function: TorchScalarField, x, *, name: str) -> np.ndarray:
-    r"""$\nabla_x \sum_n g(x^n)$ を自動微分で求める。点ごとに独立なので各行が $\nabla g(x^n)$ になる。"""
+    r"""$\nabla_x \sum_n g(x^n)$ を自動微分で求める。
+
+    点ごとに独立なので各行が $\nabla g(x^n)$ になる。
+    """
     if not callable(function):
-        raise ValueError(f"{name} must be callable, got {type(function).__name__}")
-    points = torch.tensor(as_points(x), dtype=torch.float64, requires_grad=True)
+        raise ValueError(f"{name} must be callable, "
+                         f"got {type(function).__name__}")
+    points = torch.tensor(as_points(x), dtype=torch.float64,
+                          requires_grad=True)
     values = function(points)
-    if not isinstance(values, torch.Tensor) or values.shape != (points.shape[0],):
-        shape = tuple(values.shape) if isinstance(values, torch.Tensor) else type(values).__name__
-        raise ValueError(f"{name} must map a (N, d) tensor to a tensor of shape (N,), got {shape} "
-                         f"for N={points.shape[0]}")
+    is_tensor = isinstance(values, torch.Tensor)
+    if not is_tensor or values.shape != (points.shape[0],):
+        shape = tuple(values.shape) if is_tensor else type(values).__name__
+        raise ValueError(f"{name} must map a (N, d) tensor to a tensor of "
+                         f"shape (N,), got {shape} for N={points.shape[0]}")
     if not torch.isfinite(values).all():
-        raise ValueError(f"{name} returned {int((~torch.isfinite(values)).sum())} non-finite value(s)")
+        n_bad = int((~torch.isfinite(values)).sum())
+        raise ValueError(f"{name} returned {n_bad} non-finite value(s)")
     (grad,) = torch.autograd.grad(values.sum(), points)
     grad = grad.detach().numpy()
     if not np.all(np.isfinite(grad)):
@@ -45,7 +52,10 @@ def _gradient(function: TorchScalarField, x, *, name: str) -> np.ndarray:
 
 
 def score_from_log_density(log_prob_fn: TorchScalarField, x) -> np.ndarray:
-    r"""$s(x) = \nabla_x \log p(x)$。log_prob_fn は形 (N, d) → (N,) の torch 関数。形 (N, d)。"""
+    r"""$s(x) = \nabla_x \log p(x)$。形 (N, d)。
+
+    log_prob_fn は形 (N, d) → (N,) の torch 関数。
+    """
     return _gradient(log_prob_fn, x, name="log_prob_fn")
 
 

@@ -17,10 +17,14 @@ $\theta$ によらない)。期待値はデータ $D = \{x^1, \dots, x^N\}$ (形
 
 from __future__ import annotations
 
+# --8<-- [start:imports]
 import torch
 
 from gen_lib.core.types import ScoreModel
-from gen_lib.core.validation import as_tensor_points, check_count, make_generator
+from gen_lib.core.validation import (
+    as_tensor_points, check_count, make_generator,
+)
+# --8<-- [end:imports]
 
 
 def _check_model(score_model) -> None:
