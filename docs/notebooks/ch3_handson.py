@@ -60,7 +60,7 @@ for ax, t in zip(axes, (1, 100, 300, 1000)):
     x_t = q_sample(sched, x0, tt, torch.randn(x0.shape, generator=generator, dtype=torch.float64))
     ax.scatter(x_t[:, 0], x_t[:, 1], s=1, color=DATA_COLOR)
     ax.set(xlim=(-3.5, 3.5), ylim=(-3.5, 3.5), aspect="equal",
-           title=f"$t = {t}$\n" + r"$\bar{\alpha}_t = $" + f"{sched.alpha_bar(tt[:1]).item():.3f}")
+           title=f"t = {t}\nalpha_bar_t = {sched.alpha_bar(tt[:1]).item():.3f}")
     print(f"t = {t:4d}: 平均 {x_t.mean(0).numpy()}, 分散 {x_t.var(0).numpy()}")
 fig
 
