@@ -127,16 +127,14 @@ def trained_networks(model_settings, *, benchmark: bool) -> dict:
     return out
 
 
-def score_from_epsilon(network, sde):
-    r"""ε 予測からスコア $s_\theta(x, t) = -\varepsilon_\theta(x, t) / s(t)$ (連続時刻、VP SDE の $s(t)$)。"""
-    def score(x, t):
-        return -network(x, t) / sde.marginal(t)[1][:, None]
-    return score
+def epsilon_score(network, sde):
+    r"""連続時刻の ε 予測ネットワーク ($t \in [0, 1]$ で呼ぶ) のスコア (gen_lib.diffusion.sde.score_from_epsilon)。"""
+    from gen_lib.diffusion.networks import discrete_model
+    from gen_lib.diffusion.sde import score_from_epsilon
+    from gen_lib.experiments.ch3_models import ModelSettings
 
-
-def probability_flow(score, sde):
-    """確率フロー ODE の速度 f − g² s / 2。"""
-    return lambda x, t: sde.reverse_drift(x, t, score(x, t), probability_flow=True)
+    T = ModelSettings().T
+    return score_from_epsilon(discrete_model(network, T), sde, T)
 
 
 # --- 測定 -----------------------------------------------------------------------------------------
@@ -177,18 +175,18 @@ def distances(samples_for_seed, settings: BenchmarkSettings, n_w2: int) -> dict:
 
 def samplers(ddpm_model, ddpm_network, flow_network, schedule):
     """名前 → (1 ステップのネットワーク評価回数, sample(n_steps, x_T, seed))。x_T は N(0, I)。"""
-    from gen_lib.diffusion.ode import euler, heun
+    from gen_lib.diffusion.ode import euler, heun, probability_flow
     from gen_lib.diffusion.samplers import ddim_sample, euler_maruyama
     from gen_lib.diffusion.sde import VPSDE, check_time_grid
 
     sde = VPSDE()
-    score = score_from_epsilon(ddpm_network, sde)
+    score = epsilon_score(ddpm_network, sde)
     return {
         "DDIM (η=0, trailing)": (1, lambda n, x, seed: ddim_sample(schedule, ddpm_model, x, n, seed=seed,
                                                                    spacing="trailing")),
         "オイラー・丸山法 (VP SDE)": (1, lambda n, x, seed: euler_maruyama(sde, score, x, n, seed=seed,
                                                                        t_end=T_START)),
-        "確率フロー ODE (ホイン法)": (2, lambda n, x, seed: heun(probability_flow(score, sde), x,
+        "確率フロー ODE (ホイン法)": (2, lambda n, x, seed: heun(probability_flow(sde, score), x,
                                                                check_time_grid(1.0, T_START, n))),
         "フローマッチング (ホイン法)": (2, lambda n, x, seed: heun(flow_network, x, check_time_grid(1.0, 0.0, n))),
         "フローマッチング (オイラー法)": (1, lambda n, x, seed: euler(flow_network, x, check_time_grid(1.0, 0.0, n))),
@@ -273,10 +271,10 @@ def build_costs() -> dict:
 # --- 本体 -----------------------------------------------------------------------------------------
 
 def run(settings: BenchmarkSettings) -> dict:
-    import numpy as np
     import torch
 
     from gen_lib.diffusion.networks import discrete_model
+    from gen_lib.diffusion.ode import probability_flow
     from gen_lib.diffusion.samplers import ddpm_sample
     from gen_lib.diffusion.sde import VPSDE, exact_score
     from gen_lib.experiments import ch3_models
@@ -315,12 +313,12 @@ def run(settings: BenchmarkSettings) -> dict:
     x = p.sample(settings.n_likelihood, seed=101)
     log_p = p.log_prob(x)
     check = x[:settings.n_exact_check]
-    exact = likelihood_row(probability_flow(exact_score(p, sde), sde), check, log_p[:len(check)], T_START,
+    exact = likelihood_row(probability_flow(sde, exact_score(p, sde)), check, log_p[:len(check)], T_START,
                            settings.rtol)
-    rows = {"ddpm": (probability_flow(score_from_epsilon(ddpm_network, sde), sde), T_START),
+    rows = {"ddpm": (probability_flow(sde, epsilon_score(ddpm_network, sde)), T_START),
             "flow": (flow_network, 0.0)}
     if build:
-        rows.update(ddpm_build=(probability_flow(score_from_epsilon(build["ddpm"][0], sde), sde), T_START),
+        rows.update(ddpm_build=(probability_flow(sde, epsilon_score(build["ddpm"][0], sde)), T_START),
                     flow_build=(build["flow"][0], 0.0))
     likelihood = {key: likelihood_row(velocity, x, log_p, t_start, settings.rtol)
                   for key, (velocity, t_start) in rows.items()}

@@ -9,10 +9,9 @@ import torch
 
 from gen_lib.diffusion.ddim import ddim_step
 from gen_lib.diffusion.likelihood import divergence_exact, divergence_hutchinson, ode_log_likelihood
-from gen_lib.diffusion.ode import (ddim_ode, euler, probability_flow, score_from_epsilon,
-                                   solve_reference)
+from gen_lib.diffusion.ode import ddim_ode, euler, probability_flow, solve_reference
 from gen_lib.diffusion.schedule import NoiseSchedule
-from gen_lib.diffusion.sde import VPSDE, exact_score
+from gen_lib.diffusion.sde import VPSDE, exact_score, score_from_epsilon
 from gen_lib.distributions.gaussian_mixture import isotropic_mixture
 
 
@@ -150,9 +149,9 @@ def test_score_from_epsilon_inverts_epsilon_of_the_exact_score(mixture):
 
     x = torch.as_tensor(mixture.sample(7, seed=6))
     t = torch.linspace(0.01, 1, 7, dtype=torch.float64)
-    assert torch.allclose(score_from_epsilon(sde, epsilon, T)(x, t), score(x, t), atol=1e-12)
+    assert torch.allclose(score_from_epsilon(epsilon, sde, T)(x, t), score(x, t), atol=1e-12)
     with pytest.raises(ValueError, match="needs t > 0"):
-        score_from_epsilon(sde, epsilon, T)(x, torch.zeros(7, dtype=torch.float64))
+        score_from_epsilon(epsilon, sde, T)(x, torch.zeros(7, dtype=torch.float64))
 
 
 def test_reference_solver_integrates_the_extra_term():

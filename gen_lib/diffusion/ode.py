@@ -142,23 +142,6 @@ def probability_flow(sde: SDE, score: TimeScore) -> Velocity:
         return sde.reverse_drift(x, t, score(x, t), probability_flow=True)
 
     return velocity
-
-
-def score_from_epsilon(sde: SDE, model: DiscreteModel, T: int) -> TimeScore:
-    r"""ε 予測のネットワークから連続時刻のスコア $s(x, t) = -\varepsilon_\theta(x, Tt) / s(t)$。
-
-    ``model`` は離散時刻 $1, \dots, T$ で学習した $\varepsilon_\theta$ (時刻 $Tt$ は
-    実数のまま渡す)。$s(t)$ は ``sde`` の周辺分布の標準偏差で、$t > 0$ が要る。
-    """
-    sde = check_sde(sde)
-
-    def score(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        std = sde.marginal(t)[1]  # (N,)
-        if bool((std <= 0).any()):
-            raise ValueError("score_from_epsilon needs t > 0 (s(0) = 0)")
-        return -model(x, T * t) / broadcast_to(std, x)
-
-    return score
 # --8<-- [end:probability_flow]
 
 

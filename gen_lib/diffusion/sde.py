@@ -244,6 +244,8 @@ def score_from_epsilon(model: DiscreteModel, sde: "SDE", T: int) -> TimeScore:
 
     def score(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         _, s = sde.marginal(_check_time(t, x))  # (N,)
+        if bool((s <= 0).any()):
+            raise ValueError("score_from_epsilon needs t > 0 (s(0) = 0)")
         return -model(x, t * T) / broadcast_to(s, x)
 
     return score

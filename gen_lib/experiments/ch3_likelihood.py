@@ -17,10 +17,9 @@ import torch
 from gen_lib.core.experiment import experiment
 from gen_lib.core.nn import single_thread
 from gen_lib.diffusion.likelihood import divergence_exact, ode_log_likelihood
-from gen_lib.diffusion.ode import (ddim_ode, probability_flow,
-                                   score_from_epsilon, solve_reference)
+from gen_lib.diffusion.ode import ddim_ode, probability_flow, solve_reference
 from gen_lib.diffusion.samplers import ddim_sample
-from gen_lib.diffusion.sde import VPSDE, exact_score
+from gen_lib.diffusion.sde import VPSDE, exact_score, score_from_epsilon
 from gen_lib.experiments.ch3_models import (data_distribution, schedule,
                                             trained_ddpm, trained_flow)
 # --8<-- [end:imports]
@@ -119,7 +118,7 @@ def model_likelihoods(settings: LikelihoodSettings) -> dict:
     entropy_terms = -p.log_prob(p.sample(settings.n_entropy, seed=settings.seed + 1))
     ddpm, _ = trained_ddpm()
     flow, _ = trained_flow()
-    velocities = {"ddpm": probability_flow(sde, score_from_epsilon(sde, ddpm, schedule().T)),
+    velocities = {"ddpm": probability_flow(sde, score_from_epsilon(ddpm, sde, schedule().T)),
                   "flow": flow}
     starts = {"ddpm": settings.t_start, "flow": 0.0}
     with single_thread():
