@@ -1,4 +1,4 @@
-"""第 3 章の品質と速度の測定 (テストではない): 円周上の 8 峰で学習した DDPM とフローマッチング。
+"""第 3 章の品質と速度の測定 (テストではない): 円周上の 8 個のモードで学習した DDPM とフローマッチング。
 
     .venv/bin/python scripts/benchmark_ch3.py                  # 全部 (学習済みモデルはプロジェクトのキャッシュ)
     .venv/bin/python scripts/benchmark_ch3.py --fresh          # 一時ディレクトリで学習し直す
@@ -8,7 +8,7 @@
 測るもの (シードはすべて固定、torch と BLAS は 1 スレッド):
   (a) エントロピー H(p) (厳密な log p のモンテカルロ) と、確率フロー ODE の厳密な対数尤度による
       KL(p‖q_θ) = NLL − H(p)。ベンチマークで長く学習したモデルとビルドのモデル (ch3_models の既定)
-  (b) サンプルの 2 標本距離: エネルギー距離 (ノイズの床と比べる) と 2-ワッサースタイン距離。
+  (b) サンプルの 2 サンプル距離: エネルギー距離 (ノイズの床と比べる) と 2-ワッサースタイン距離。
       DDPM 1000 ステップと、ステップ数を変えた DDIM (η = 0)・オイラー・丸山法・確率フロー ODE・
       フローマッチング。床の 1.5 倍に届く最少のステップ数
   (c) 速さ: 1000 ステップの DDPM を我々のサンプラーと diffusers の DDPMScheduler で回したときの点/秒
@@ -50,7 +50,7 @@ class BenchmarkSettings:
     n_likelihood: int = 500  # NLL を測るデータ点の数
     n_exact_check: int = 100  # 厳密なスコアで ODE の尤度を確かめる点の数
     rtol: float = 1e-8  # 尤度の ODE (DOP853) の相対許容誤差
-    n_points: int = 2000  # 2 標本距離のサンプル数
+    n_points: int = 2000  # 2 サンプル距離のサンプル数
     n_seeds: int = 10  # エネルギー距離を平均するシードの数
     n_w2_seeds: int = 3  # ステップ数の曲線で W2 を平均するシードの数 (W2 は 1 回数秒かかる)
     n_floor_pairs: int = 50  # エネルギー距離のノイズの床を平均する組の数
@@ -104,26 +104,33 @@ def network_from(state_dict, model_settings):
 
 
 def trained_networks(model_settings, *, benchmark: bool) -> dict:
-    """{"ddpm", "flow"} → (ネットワーク, 学習時間 [s])。
+    """{"ddpm", "ddpm_likelihood", "flow"} → (ネットワーク, 学習時間 [s])。
 
+    ``ddpm_likelihood`` は同じ DDPM を尤度の重みで t を引いて学習したもの (``timesteps="likelihood"``)。
     ``benchmark`` なら ch3_models と同じ学習をこの設定で行い、学習時間とともに ``ch3-benchmark-*`` の名前で
-    キャッシュする (ビルドはこの名前を計算しない)。そうでなければビルドのモデル (ch3_models の実験) を読む。
+    キャッシュする (ビルドはこの名前を計算しない)。そうでなければビルドのモデル (ch3_models の実験) を読む
+    (ビルドに尤度の重みのモデルはない)。
     """
     from gen_lib.core.cache import cached
     from gen_lib.experiments import ch3_models
 
+    runs = {"ddpm": (ch3_models.ddpm_training, model_settings),
+            "flow": (ch3_models.flow_matching_training, model_settings)}
+    if benchmark:
+        runs["ddpm_likelihood"] = (ch3_models.ddpm_training, replace(model_settings, timesteps="likelihood"))
     out = {}
-    for kind, training in (("ddpm", ch3_models.ddpm_training), ("flow", ch3_models.flow_matching_training)):
-        def compute(training=training):
+    for kind, (training, settings) in runs.items():
+        def compute(training=training, settings=settings):
             start = time.perf_counter()
-            result = training.function(model_settings)  # 実験のキャッシュを通さずに学習する
+            result = training.function(settings)  # 実験のキャッシュを通さずに学習する
             return {**result, "seconds": time.perf_counter() - start}
 
         if benchmark:
-            result = cached(f"ch3-benchmark-{kind}", model_settings, compute, depends_on=ch3_models.__name__)
+            result = cached(f"ch3-benchmark-{kind.replace('_', '-')}", settings, compute,
+                            depends_on=ch3_models.__name__)
         else:
-            result = training(model_settings)
-        out[kind] = (network_from(result["state_dict"], model_settings), result.get("seconds"))
+            result = training(settings)
+        out[kind] = (network_from(result["state_dict"], settings), result.get("seconds"))
     return out
 
 
@@ -151,6 +158,19 @@ def likelihood_row(velocity, x, log_p, t_start: float, rtol: float) -> dict:
     return {"nll": float(-log_q.mean()), "nll_se": float(log_q.std(ddof=1) / math.sqrt(len(x))),
             "kl": float(gap.mean()), "kl_se": float(gap.std(ddof=1) / math.sqrt(len(x))),
             "seconds": time.perf_counter() - start}
+
+
+def sde_bound(network) -> float:
+    """同じ ε_θ の逆向き SDE の KL の上界のスコアの項 (gen_lib.diffusion.likelihood.sde_kl_bound)。"""
+    import numpy as np
+
+    from gen_lib.diffusion.likelihood import sde_kl_bound
+    from gen_lib.diffusion.sde import VPSDE, exact_score
+    from gen_lib.experiments.ch3_models import data_distribution
+
+    p, sde = data_distribution(), VPSDE()
+    return sde_kl_bound(epsilon_score(network, sde), exact_score(p, sde), sde, p.sample(4000, seed=300),
+                        np.geomspace(T_START, 1.0, 40), seed=301)["bound"]
 
 
 def distances(samples_for_seed, settings: BenchmarkSettings, n_w2: int) -> dict:
@@ -242,7 +262,10 @@ def speed(schedule, model, settings: BenchmarkSettings) -> dict:
 
 
 def build_costs() -> dict:
-    """第 3 章の実験 (既定と variants の設定) と図を、冷えたキャッシュで 1 つずつ計算した時間 [s]。"""
+    """第 3 章の実験 (既定と variants の設定) と図を、冷えたキャッシュで 1 つずつ計算した CPU 時間 [s]。
+
+    1 スレッドなので CPU 時間 (``time.process_time``) は、ほかの計算と CPU を分け合っても変わらない。
+    """
     from gen_lib.core.experiment import all_experiments
     from gen_lib.figures import all_figures
 
@@ -255,17 +278,25 @@ def build_costs() -> dict:
             experiments.sort(key=lambda e: not e.name.startswith("ch3-models"))  # 学習を先に (ほかが読む)
             for run_experiment in experiments:
                 for i, experiment_settings in enumerate(run_experiment.build_settings):
-                    start = time.perf_counter()
+                    start = time.process_time()
                     run_experiment(experiment_settings)
-                    costs[run_experiment.name + (f" (variant {i})" if i else "")] = time.perf_counter() - start
+                    costs[run_experiment.name + (f" (variant {i})" if i else "")] = time.process_time() - start
             for name, draw in all_figures().items():
                 if name.startswith("ch3-"):
-                    start = time.perf_counter()
+                    start = time.process_time()
                     draw()
-                    costs[name] = time.perf_counter() - start
+                    costs[name] = time.process_time() - start
         finally:
             os.environ["GEN_LIB_MODEL_CACHE"] = previous
     return costs
+
+
+def two_worker_makespan(durations: list[float]) -> float:
+    """2 つのワーカーが長い仕事から順に、空いたほうで計算したときの終了時刻 (LPT の割り当て)。"""
+    workers = [0.0, 0.0]
+    for duration in sorted(durations, reverse=True):
+        workers[workers.index(min(workers))] += duration
+    return max(workers)
 
 
 # --- 本体 -----------------------------------------------------------------------------------------
@@ -291,7 +322,7 @@ def run(settings: BenchmarkSettings) -> dict:
                              "processor": platform.processor() or platform.machine(),
                              "python": platform.python_version(), "torch": torch.__version__,
                              "torch_threads_while_sampling": 1}}
-    print("第 3 章ベンチマーク: 円周上の 8 峰 (半径 2、標準偏差 0.15)、線形スケジュール T = 1000")
+    print("第 3 章ベンチマーク: 円周上の 8 個のモード (半径 2、標準偏差 0.15)、線形スケジュール T = 1000")
     print(f"  マシン: {out['machine']['platform']}, os.cpu_count() = {os.cpu_count()}, torch {torch.__version__}"
           f" (計算は 1 スレッド)")
     print(f"  ベンチマークのモデル: {model_settings}")
@@ -304,6 +335,7 @@ def run(settings: BenchmarkSettings) -> dict:
     train_seconds = {kind: seconds for kind, (_, seconds) in networks.items()}
     out["train_seconds"] = train_seconds
     print(f"  学習時間 (1 スレッド、ほかの計算と CPU を共有): DDPM {train_seconds['ddpm']:.0f} s、"
+          f"DDPM (尤度の重み) {train_seconds['ddpm_likelihood']:.0f} s、"
           f"フローマッチング {train_seconds['flow']:.0f} s (キャッシュ: {os.environ['GEN_LIB_MODEL_CACHE']})")
 
     # (a) エントロピーと KL
@@ -316,6 +348,8 @@ def run(settings: BenchmarkSettings) -> dict:
     exact = likelihood_row(probability_flow(sde, exact_score(p, sde)), check, log_p[:len(check)], T_START,
                            settings.rtol)
     rows = {"ddpm": (probability_flow(sde, epsilon_score(ddpm_network, sde)), T_START),
+            "ddpm_likelihood": (probability_flow(sde, epsilon_score(networks["ddpm_likelihood"][0], sde)),
+                                T_START),
             "flow": (flow_network, 0.0)}
     if build:
         rows.update(ddpm_build=(probability_flow(sde, epsilon_score(build["ddpm"][0], sde)), T_START),
@@ -331,6 +365,7 @@ def run(settings: BenchmarkSettings) -> dict:
           f"mean(log p − log p_ODE) = {exact['kl']:+.5f} ± {exact['kl_se']:.5f}")
     print(f"  {'モデル':<36} {'NLL':>8} {'± SE':>7} {'KL':>8} {'± SE':>7} {'時間 [s]':>8}")
     names = {"ddpm": f"DDPM (ベンチマーク, {settings.train_steps} ステップ)",
+             "ddpm_likelihood": f"DDPM 尤度の重み (ベンチマーク, {settings.train_steps})",
              "flow": f"フローマッチング (ベンチマーク, {settings.train_steps})",
              "ddpm_build": f"DDPM (ビルド, {build_settings.steps} ステップ)",
              "flow_build": f"フローマッチング (ビルド, {build_settings.steps})"}
@@ -338,7 +373,12 @@ def run(settings: BenchmarkSettings) -> dict:
         name, r = names[key], likelihood[key]
         print(f"  {name:<36} {r['nll']:8.4f} {r['nll_se']:7.4f} {r['kl']:8.4f} {r['kl_se']:7.4f} "
               f"{r['seconds']:8.1f}")
-    for key in ("ddpm", "flow"):
+    bounds = {key: sde_bound(network) for key, network in (("ddpm", ddpm_network),
+                                                            ("ddpm_likelihood", networks["ddpm_likelihood"][0]))}
+    out["likelihood"]["sde_bound"] = bounds
+    print("  比較: 同じ ε_θ の逆向き SDE の KL の上界 ½∫β E‖ε_θ − ε*‖²/s² dt (厳密な ε*、40 時刻 × 4000 点): "
+          + "、".join(f"{names[key]} {value:.4f}" for key, value in bounds.items()))
+    for key in ("ddpm", "ddpm_likelihood", "flow"):
         verdict = "達成" if likelihood[key]["kl"] <= 0.05 else "未達"
         print(f"  目標 KL ≤ 0.05 nats ({names[key]}): {likelihood[key]['kl']:.4f} ({verdict})")
 
@@ -357,7 +397,9 @@ def run(settings: BenchmarkSettings) -> dict:
     def ddpm_for(model):
         return lambda r: ddpm_sample(schedule, model, prior_points(n, 1000 + r), seed=r)
 
-    headline = {"ddpm_1000": distances(ddpm_for(ddpm_model), settings, settings.n_seeds)}
+    headline = {"ddpm_1000": distances(ddpm_for(ddpm_model), settings, settings.n_seeds),
+                "ddpm_1000_likelihood": distances(ddpm_for(discrete_model(networks["ddpm_likelihood"][0],
+                                                                          schedule.T)), settings, settings.n_seeds)}
     if build:
         headline["ddpm_1000_build"] = distances(ddpm_for(discrete_model(build["ddpm"][0], schedule.T)), settings,
                                                 settings.n_seeds)
@@ -369,6 +411,7 @@ def run(settings: BenchmarkSettings) -> dict:
               f"{r['energy'] / floor:6.2f} {r['w2']:7.4f} ± {r['w2_sd']:.4f}")
 
     show("DDPM 祖先サンプリング (ベンチマーク)", schedule.T, schedule.T, headline["ddpm_1000"])
+    show("DDPM 尤度の重み (ベンチマーク)", schedule.T, schedule.T, headline["ddpm_1000_likelihood"])
     if build:
         show("DDPM 祖先サンプリング (ビルド)", schedule.T, schedule.T, headline["ddpm_1000_build"])
     ratio = headline["ddpm_1000"]["energy"] / floor
@@ -406,15 +449,18 @@ def run(settings: BenchmarkSettings) -> dict:
     # (d) ビルドの計算量
     if settings.build_costs:
         costs = build_costs()
-        trainings = [v for k, v in costs.items() if k.startswith("ch3-models")]
+        trainings = {k: v for k, v in costs.items() if k.startswith("ch3-models")}
+        experiments = [v for k, v in costs.items() if k not in trainings and not k.endswith(".svg")]
+        figures = [v for k, v in costs.items() if k.endswith(".svg")]
         total = sum(costs.values())
-        overlapped = total - (min(trainings) if len(trainings) == 2 else 0.0)
-        out["build"] = {"costs": costs, "total": total, "with_parallel_trainings": overlapped}
-        print("\n(d) 第 3 章の実験と図を冷えたキャッシュで 1 つずつ計算した時間 (1 スレッド):")
+        two_cores = (two_worker_makespan(list(trainings.values())) + two_worker_makespan(experiments)
+                     + two_worker_makespan(figures))
+        out["build"] = {"costs": costs, "total": total, "two_cores": two_cores}
+        print("\n(d) 第 3 章の実験と図を冷えたキャッシュで 1 つずつ計算した CPU 時間 (1 スレッド):")
         for name, seconds in costs.items():
             print(f"  {name:<60} {seconds:7.2f} s")
-        print(f"  合計 {total:.1f} s。ビルドは 2 つの学習を並列に走らせるので、短いほうを除くと {overlapped:.1f} s "
-              f"(目標 ≤ 30 s: {'達成' if overlapped <= 30 else '未達'})")
+        print(f"  合計 {total:.1f} s。ビルドは学習 → ほかの実験 → 図の順に 2 つのワーカーで並列に計算するので、"
+              f"2 コアでは約 {two_cores:.1f} s (目標 ≤ 30 s: {'達成' if two_cores <= 30 else '未達'})")
     return out
 
 

@@ -23,7 +23,7 @@ def linear_score(mean: float, var: float):
 
 @pytest.mark.equation("eq:annealed-langevin")
 def test_annealed_langevin_recovers_the_mode_weights_where_plain_langevin_fails():
-    """離れた 2 峰 (重み 0.2 / 0.8)、同じ初期値・同じ総ステップ数 L T で、厳密なスコアを使って比べる。
+    """離れた 2 つのモード (重み 0.2 / 0.8)、同じ初期値・同じ総ステップ数 L T で、厳密なスコアを使って比べる。
 
     400 本の連鎖なら、正しい分布からのサンプルでも重みの誤差 |π̂_1 - 0.2| の標準偏差は
     √(0.2·0.8/400) = 0.02。焼きなましは 0.06 (3 標準偏差) 以内、ランジュバン法は 0.2 を超える。
@@ -48,8 +48,8 @@ def test_annealed_langevin_recovers_the_mode_weights_where_plain_langevin_fails(
 def test_gaussian_chain_moments_match_the_exact_recursion():
     """スコアが線形 -(x-m)/v_i なら 1 ステップは x' = a x + b + √α z (a = 1 - α/2v_i, b = α m/2v_i)。
 
-    平均は μ' = a μ + b、分散は V' = a² V + α と厳密に更新される。初期値の標本平均・標本分散から
-    この漸化式で求めた値と、20000 本の連鎖の標本平均・標本分散を比べる (許容は 4 標準誤差)。
+    平均は μ' = a μ + b、分散は V' = a² V + α と厳密に更新される。初期値のサンプル平均・サンプル分散から
+    この漸化式で求めた値と、20000 本の連鎖のサンプル平均・サンプル分散を比べる (許容は 4 標準誤差)。
     さらに終わりの分布は p_{σ_L} = N(m, s² + σ_L²) に近い (ULA の偏り ε/4v ≈ 1% 程度)。
     """
     m, s2, n = 1.5, 0.25, 20000
@@ -146,3 +146,20 @@ def test_divergence_is_an_error_not_nan():
     """刻み幅が大きすぎると連鎖は発散する (|1 - α/2v| > 1)。NaN を返さずに ValueError にする。"""
     with pytest.raises(ValueError, match="diverged|non-finite"):
         annealed_langevin_sample(linear_score(0.0, 1e-3), np.ones((4, 1)), [1.0, 0.5], 10.0, 200)
+
+
+@pytest.mark.equation("eq:annealed-step-ratio")
+def test_drift_to_noise_ratio_is_the_same_at_every_level():
+    """$\\|\\tfrac{\\alpha_l}{2} s\\| / \\|\\sqrt{\\alpha_l} z\\| = \\sqrt{\\alpha_l}/(2\\sigma_l) = \\sqrt{\\tau}/(2\\sigma_L)$ ($s = -z/\\sigma_l$)。"""
+    tau = 0.015
+    sigmas = geometric_noise_levels(20.0, 0.2, 10)
+    z = np.random.default_rng(0).standard_normal((1000, 2))
+    ratios = []
+    for sigma in sigmas:
+        alpha = tau * (sigma / sigmas[-1]) ** 2
+        drift = np.linalg.norm(0.5 * alpha * (-z / sigma), axis=1)
+        noise = np.linalg.norm(math.sqrt(alpha) * z, axis=1)
+        ratios.append(np.mean(drift / noise))
+    np.testing.assert_allclose(ratios, math.sqrt(tau) / (2 * sigmas[-1]), rtol=1e-12)
+    # 段によらない τ (α_l = τ) なら比は σ_l ごとに違う: 検査が式の誤りを見逃さない
+    assert np.ptp([math.sqrt(tau) / (2 * s) for s in sigmas]) > 0.1

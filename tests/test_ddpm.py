@@ -250,7 +250,7 @@ def test_gaussian_kl_matches_torch_distributions():
 @pytest.mark.parametrize("variance", ["posterior", "beta"])
 def test_variational_bound_matches_direct_monte_carlo(variance):
     r"""$T = 5$ で、閉じた形の KL の和が $\mathbb{E}[\log q(x_{1:T} \mid x_0) - \log q_\theta(x_{0:T})]$
-    (前向きの連鎖の標本で直接計算、平均は式 (11) を手で書く) と標準誤差の 5 倍以内で一致する。"""
+    (前向きの連鎖のサンプルで直接計算、平均は式 (11) を手で書く) と標準誤差の 5 倍以内で一致する。"""
     p = isotropic_mixture([[-1.0], [1.5]], 0.3, weights=[0.4, 0.6])
     betas = np.array([0.02, 0.1, 0.3, 0.5, 0.7])
     schedule, T, n = NoiseSchedule(betas), 5, 40000

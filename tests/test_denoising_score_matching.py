@@ -156,7 +156,7 @@ def fisher_term(mixture: GaussianMixture, box=6.0, n=121) -> float:
 
 
 def paired_z_scores(outputs, target, exact):
-    """モデル k と 0 の「損失 − ESM」の差を、その標準誤差で割った値 (同じ標本で対にする)。
+    """モデル k と 0 の「損失 − ESM」の差を、その標準誤差で割った値 (同じサンプルで対にする)。
 
     損失 ½‖s − target‖² の平均から ESM ½‖s − ∇log p_σ‖² の平均を引いた差の、モデル間の差は
     (s_k − s_0)·(∇log p_σ − target) の平均。target が正しければ期待値 0 である。
@@ -221,7 +221,7 @@ def test_posterior_mean_matches_brute_force_quadrature():
 
 @pytest.mark.equation("eq:tweedie")
 def test_tweedie_denoiser_has_lower_error_than_the_noisy_points():
-    """事後平均は二乗誤差を最小にする推定: ノイズ入りの点そのものより、縮めた点より誤差が小さい。"""
+    """事後平均は2 乗誤差を最小にする推定: ノイズ入りの点そのものより、縮めた点より誤差が小さい。"""
     mixture, sigma = ring_of_gaussians(), 0.5
     rng = np.random.default_rng(5)
     x = mixture.sample(20_000, seed=rng)

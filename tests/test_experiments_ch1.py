@@ -39,6 +39,32 @@ def test_partition_errors_fall_to_rounding_and_the_illustration_is_the_gaussian(
     assert result["shown_points"].size == settings.shown_points
 
 
+
+@pytest.mark.equation("eq:partition-quadrature")
+def test_partition_errors_follow_poisson_summation_and_n25_is_a_lucky_phase():
+    # ページの主張: 1 次元の誤差は log(1 + 2 Σ_k exp(-2π²k²σ²/h²) cos(2πk(μ - a)/h)) で、n = 25 では
+    # h = 2/3、(μ - a)/h = 12.75 なので k = 1 の余弦が 0 になり、たまたま丸め誤差に達する。
+    settings = ch1_ebm.PartitionSettings()
+    result = ch1_ebm.partition_errors(settings)
+    a, sigma, mu = -settings.box, settings.std_1d, settings.mean_1d
+    k = np.arange(1, 6)
+    for n, error in zip(result["n_points"], result["errors"][1]):
+        h = 2 * settings.box / (n - 1)
+        factor = 1 + 2 * np.sum(np.exp(-2 * np.pi**2 * k**2 * sigma**2 / h**2) * np.cos(2 * np.pi * k * (mu - a) / h))
+        predicted = abs(math.log(factor))
+        assert error == pytest.approx(predicted, rel=1e-3, abs=5e-15), n
+    h25 = 2 * settings.box / 24
+    assert h25 == pytest.approx(2 / 3) and (mu - a) / h25 == pytest.approx(12.75)
+    assert abs(math.cos(2 * math.pi * (mu - a) / h25)) < 1e-12
+    h9 = 2 * settings.box / 8  # n = 9 の落ち込みも同じ理由: h = 2, (μ - a)/h = 4.25
+    assert h9 == 2 and (mu - a) / h9 == pytest.approx(4.25) and abs(math.cos(2 * math.pi * (mu - a) / h9)) < 1e-12
+    errors = dict(zip(result["n_points"].tolist(), result["errors"][1]))
+    assert errors[25] < settings.round_off < errors[26] and errors[23] > 1e-12  # 偶然の丸め誤差、前後は大きい
+    assert errors[9] < errors[8] / 100 and errors[9] < errors[10] / 100  # n = 9 も落ち込む
+    assert result["n_round_off"][1] > 25  # 境目は偶然の n = 25 ではなく、その先すべての n で成り立つ値
+    later = result["n_points"] >= result["n_round_off"][1]
+    assert np.all(result["errors"][1][later] < settings.round_off)
+
 def test_product_of_experts_example_is_normalised_and_equal_both_ways():
     result = ch1_ebm.product_of_experts_example(ch1_ebm.ProductOfExpertsSettings(n_points=61))
     axis = result["axis"]
@@ -64,8 +90,8 @@ def test_colorization_regression_falls_between_modes_and_mdn_samples_do_not():
                                                    mdn_steps=400)
     result = ch1_generative.colorization(settings)
     off = result["off_mode"]
-    assert off["regressor"] > 0.95  # 回帰の出力は峰のあいだ (データのない場所)
-    assert off["mdn"] < 0.02 and off["true"] < 0.01  # MDN のサンプルは真のサンプルと同じく峰の上
+    assert off["regressor"] > 0.95  # 回帰の出力はモードのあいだ (データのない場所)
+    assert off["mdn"] < 0.02 and off["true"] < 0.01  # MDN のサンプルは真のサンプルと同じくモードの上
     gap = result["log_likelihood"]["true"] - result["log_likelihood"]["mdn"]
     assert -0.05 < gap < 0.1  # 条件付き KL の推定値は小さい
     np.testing.assert_allclose(result["mean_curve"], 0.0, atol=1e-15)  # 対称 (w = 1/2) なら E[y|c] = 0
@@ -187,7 +213,7 @@ def test_latent_marginals_are_densities_and_paths_start_in_each_mode():
     path = result["path"]
     assert path.shape == (settings.T + 1, 3)
     nearest = np.argmin(np.abs(path[0][:, None] - np.array(settings.data_means)[None]), axis=1)
-    assert list(nearest) == [0, 1, 2]  # 各峰から 1 点ずつ
+    assert list(nearest) == [0, 1, 2]  # 各モードから 1 点ずつ
 
 
 def test_generation_process_runs_from_the_prior_back_to_the_ring():
@@ -196,6 +222,6 @@ def test_generation_process_runs_from_the_prior_back_to_the_ring():
     assert list(result["times"]) == list(settings.shown_times)
     assert result["samples"].shape == (len(settings.shown_times), 200, 2)
     x_T = torch.randn((200, 2), generator=torch.Generator().manual_seed(settings.seed), dtype=torch.float64)
-    np.testing.assert_array_equal(result["samples"][-1], x_T.numpy())  # t = T は事前分布の標本そのもの
-    radius = np.linalg.norm(result["samples"][0], axis=1)  # t = 0: 半径 2 の円周上の 8 峰に戻る
+    np.testing.assert_array_equal(result["samples"][-1], x_T.numpy())  # t = T は事前分布のサンプルそのもの
+    radius = np.linalg.norm(result["samples"][0], axis=1)  # t = 0: 半径 2 の円周上の 8 個のモードに戻る
     assert abs(np.median(radius) - 2.0) < 0.1 and np.mean(np.abs(radius - 2.0) < 0.5) > 0.9

@@ -20,7 +20,7 @@ def test_autograd_scores_agree_with_the_closed_form_for_every_normalizer():
     assert set(result["scores"]) == {0.5, 1.0, 2.0}
     for score in result["scores"].values():
         np.testing.assert_allclose(score, result["exact"], rtol=1e-10, atol=1e-10)
-    # 2 峰の 1 次元の混合: スコアの零点は 2 つの頂上と 1 つの谷底 (頂上は平均 -2, 1.5 のすぐ近く)
+    # 2 つのモードの 1 次元の混合: スコアの零点は 2 つの頂上と 1 つの谷底 (頂上は平均 -2, 1.5 のすぐ近く)
     zeros = result["zeros"]
     assert zeros.shape == (3,)
     assert abs(zeros[0] + 2.0) < 0.05 and abs(zeros[2] - 1.5) < 0.05 and -2.0 < zeros[1] < 1.5
@@ -57,10 +57,15 @@ def test_convergence_theory_curve_and_floor():
     sigma2 = ring_of_gaussians().covariances[0, 0, 0]
     np.testing.assert_allclose(result["sigma2"], sigma2)
     np.testing.assert_allclose(theory["ratio"], 1.0 / (1.0 - theory["step_size"] / (4 * sigma2)), rtol=1e-12)
+    for step_size, k in result["steps_to_floor"].items():  # 床の最大値に最初に届いたチェックポイント (0 は届かない)
+        curve = result["curves"][step_size]
+        reached = [c for c, v in zip(settings.checkpoints, curve) if v <= result["floor"].max()]
+        assert k == (reached[0] if reached else 0)
+    assert result["energy_floor"].shape == (3,) and result["divergent_ratio"] > 1.0
 
 
 def test_failure_weights_keep_the_initial_proportions():
-    result = ch2_langevin.failure_weights(ch2_langevin.FailureSettings(n_chains=50, floor_pairs=3))
+    result = ch2_langevin.failure_weights(ch2_langevin.FailureSettings(n_chains=50, floor_pairs=3, long_steps=2000))
     weights = result["weights"]
     np.testing.assert_allclose(weights["true"], [0.2, 0.8])
     for w in weights.values():
@@ -69,7 +74,9 @@ def test_failure_weights_keep_the_initial_proportions():
     np.testing.assert_allclose(weights["initial"], estimate_mode_weights(setting.mixture, setting.x0))
     assert abs(weights["langevin"][0] - weights["initial"][0]) < 0.05  # 連鎖は初期値の割合を保つ
     assert abs(weights["langevin"][0] - 0.2) > 0.15
-    assert result["energy_distance"] > 10 * result["floor"].mean()
+    assert abs(weights["langevin_long"][0] - weights["initial"][0]) < 0.05  # 10 倍動かしても変わらない
+    assert set(result["energy_distance"]) == {"exact", "initial", "langevin", "langevin_long"}
+    assert result["energy_distance"]["langevin"] > 10 * result["floor"].mean()
 
 
 # ---- スコアマッチング ------------------------------------------------------------------------------
@@ -198,3 +205,15 @@ def test_sampler_comparison_keys_shapes_and_annealing_path():
     assert path.shape == (4, 20, 2)
     np.testing.assert_array_equal(path[0], langevin_failure_setting(20, seed=2).x0)
     np.testing.assert_array_equal(path[-1], samples["annealed_learned"])  # 同じ初期値・乱数・モデル
+
+
+def test_sampler_table_averages_the_repeated_comparisons():
+    sampler = ch2_ncsn.SamplerSettings(n_chains=20, n_steps_each=5, ncsn=NCSN)
+    table = ch2_ncsn.sampler_table(ch2_ncsn.TableSettings(seeds=(1, 2), floor_pairs=3, sampler=sampler))
+    assert table["repeats"] == 2 and table["n_chains"] == 20 and table["floor"].shape == (3,)
+    mixture = separated_modes_mixture()
+    for key in ch2_ncsn.SAMPLERS:
+        runs = [ch2_ncsn.sampler_comparison(replace(sampler, seed=s))["samples"] for s in (1, 2)]
+        pi1 = [estimate_mode_weights(mixture, r[key])[0] for r in runs]
+        assert table[key]["pi1"] == pytest.approx(np.mean(pi1))
+        assert table[key]["ratio"] == pytest.approx(table[key]["distance"] / table["floor"].mean())

@@ -19,7 +19,7 @@ from gen_lib.experiments.ch3_models import data_distribution
 @pytest.mark.parametrize("schedule", [NoiseSchedule.linear(50), NoiseSchedule.linear(250),
                                       NoiseSchedule.cosine(100)], ids=["linear50", "linear250", "cosine100"])
 def test_expected_prior_kl_matches_monte_carlo(schedule):
-    """厳密なモーメントによる E_p L_T と、20 万点の prior_kl の標本平均 (標準誤差の 5 倍以内)。"""
+    """厳密なモーメントによる E_p L_T と、20 万点の prior_kl のサンプル平均 (標準誤差の 5 倍以内)。"""
     p = data_distribution()
     values = prior_kl(schedule, torch.as_tensor(p.sample(200000, seed=0))).numpy()
     exact = ch3_ddpm.expected_prior_kl(schedule, p)
@@ -38,7 +38,7 @@ def test_prior_terms_table():
 def test_variational_bound_is_above_the_entropy():
     result = ch3_ddpm.variational_bound()
     entropy = result["entropy"]
-    assert entropy == pytest.approx(np.log(8) + 1 + np.log(2 * np.pi * 0.15**2), abs=1e-3)  # 峰は重ならない
+    assert entropy == pytest.approx(np.log(8) + 1 + np.log(2 * np.pi * 0.15**2), abs=1e-3)  # モードは重ならない
     for name in ("trained", "exact"):
         for variance in ch3_ddpm.VARIANCES:
             row = result[name][variance]
@@ -61,7 +61,7 @@ def test_ancestral_samples_are_close_to_the_data():
 def test_epsilon_error_falls_with_t_and_loss_is_above_floor():
     result = ch3_ddpm.epsilon_error()
     assert result["relative"][0] > 1 > 0.05 > np.median(result["relative"][-8:])
-    assert np.all(result["loss"] >= result["floor"] - 0.05)  # 同じ点での下限 (標本のゆらぎを許す)
+    assert np.all(result["loss"] >= result["floor"] - 0.05)  # 同じ点での下限 (サンプルのゆらぎを許す)
 
 
 def test_reverse_step_kl_shrinks_with_beta():

@@ -15,7 +15,7 @@ SMALL_MODEL = ModelSettings(n_data=500, T=100, steps=30, batch_size=64, hidden=1
 
 
 def test_sample_sizes_match_the_noise_floor():
-    """2 標本距離は N に依存するので、どの実験も床と同じ N で測る。"""
+    """2 サンプル距離は N に依存するので、どの実験も床と同じ N で測る。"""
     n = ch3_ddim.FloorSettings().n_samples
     assert ch3_ddim.DdimSettings().n_samples == n == ch3_sde.QualitySettings().n_samples
 

@@ -73,7 +73,7 @@ def test_velocity_through_the_score_is_the_posterior_mean(mixture):
 @pytest.mark.equation("eq:fm-gradients")
 def test_cfm_and_fm_have_the_same_gradient(mixture):
     r"""$\nabla_\theta \mathcal{L}_{\mathrm{CFM}} = \nabla_\theta \mathcal{L}_{\mathrm{FM}}$:
-    同じ $(t, x_0, \varepsilon)$ の標本で、
+    同じ $(t, x_0, \varepsilon)$ のサンプルで、
     点ごとの勾配の差の平均が標準誤差の 4 倍以内。目標を周辺の $u_t$ から 0.3 ずらすと 8 倍を超える。"""
     n = 20000
     g = torch.Generator().manual_seed(3)

@@ -15,7 +15,7 @@ from gen_lib.distributions.gaussian_mixture import (GaussianMixture, asymmetric_
 
 
 def assert_moments_close(x, mean, cov, n_se=5.0):
-    """標本平均・標本共分散が (mean, cov) から標準誤差の n_se 倍以内にあること。"""
+    """サンプル平均・サンプル共分散が (mean, cov) から標準誤差の n_se 倍以内にあること。"""
     n = x.shape[0]
     m = x.mean(axis=0)
     np.testing.assert_array_less(np.abs(m - mean), n_se * np.sqrt(np.diag(cov) / n))

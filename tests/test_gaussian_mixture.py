@@ -128,7 +128,7 @@ def test_sample_label_frequencies_match_weights():
     freq = np.bincount(labels, minlength=3) / n
     stderr = np.sqrt(mixture.weights * (1 - mixture.weights) / n)
     np.testing.assert_array_less(np.abs(freq - mixture.weights), 5 * stderr)
-    # ラベル k の点は成分 k から出ている: 成分ごとの標本平均が μ_k に近い。
+    # ラベル k の点は成分 k から出ている: 成分ごとのサンプル平均が μ_k に近い。
     for k in range(3):
         xk = x[labels == k]
         se = np.sqrt(np.diag(mixture.covariances[k]) / len(xk))

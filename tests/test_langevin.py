@@ -174,3 +174,57 @@ def test_failure_setting_is_fixed_and_reproducible():
         langevin_failure_setting(n_chains=0)
     with pytest.raises(ValueError, match="seed must be an integer"):
         langevin_failure_setting(seed=-1)
+
+
+@pytest.mark.equation("eq:fokker-planck")
+def test_fokker_planck_right_side_vanishes_at_p_and_not_elsewhere():
+    r"""$-\nabla \cdot (\rho \nabla \log p) + \Delta \rho$ を自動微分で計算し、$\rho = p$ で 0、ほかの密度で 0 でないことを見る。
+
+    スコアは式 (eq:mixture-score) の閉じた形 $-\sum_k r_k \Sigma_k^{-1}(x - \mu_k)$ を torch で書いたもの
+    (``GaussianMixture.score`` と一致することも確かめる)、密度とその 2 階微分は ``log_prob_torch`` の自動微分で求める。
+    """
+    import torch
+
+    p = GaussianMixture(np.array([0.3, 0.7]), np.array([[-1.0, 0.5], [1.2, -0.3]]),
+                        np.array([[[0.6, 0.2], [0.2, 0.4]], [[0.5, -0.1], [-0.1, 0.8]]]))
+    other = GaussianMixture(np.array([0.5, 0.5]), p.means, p.covariances)
+    x0 = np.random.default_rng(0).normal(size=(50, 2))
+
+    means, precisions = torch.tensor(p.means), torch.linalg.inv(torch.tensor(p.covariances))
+
+    def score(x):  # -Σ_k r_k(x) Σ_k^{-1} (x - μ_k)、r_k は成分の対数密度の softmax
+        diff = x[:, None, :] - means[None]
+        pulls = -torch.einsum("kij,nkj->nki", precisions, diff)
+        log_parts = torch.log(torch.tensor(p.weights)) + 0.5 * torch.einsum("nki,nki->nk", diff, pulls) \
+            + 0.5 * torch.logdet(precisions)
+        return (torch.softmax(log_parts, dim=1)[:, :, None] * pulls).sum(dim=1)
+
+    np.testing.assert_allclose(score(torch.as_tensor(x0)).numpy(), p.score(x0), rtol=1e-10, atol=1e-12)
+
+    def right_side(rho: GaussianMixture) -> np.ndarray:
+        x = torch.tensor(x0, requires_grad=True)
+        density = torch.exp(rho.log_prob_torch(x))
+        flux = density[:, None] * score(x)  # ρ ∇log p
+        grad_rho = torch.autograd.grad(density.sum(), x, create_graph=True)[0]
+        total = torch.zeros(len(x0), dtype=x.dtype)
+        for i in range(2):  # -∂_i (ρ s_i) + ∂_i ∂_i ρ
+            div_i = torch.autograd.grad(flux[:, i].sum(), x, retain_graph=True)[0][:, i]
+            lap_i = torch.autograd.grad(grad_rho[:, i].sum(), x, retain_graph=True)[0][:, i]
+            total = total - div_i + lap_i
+        return total.detach().numpy(), density.detach().numpy()
+
+    at_p, density = right_side(p)
+    np.testing.assert_allclose(at_p, 0.0, atol=1e-12 * density.max() + 1e-14)
+    at_other, density = right_side(other)
+    assert np.abs(at_other).max() > 1e-2 * density.max()
+
+
+def test_midpoint_density_relative_to_the_peaks():
+    """ページの値: 中点の密度は大きいモードの頂上の約 1.7e-11 倍、小さいモードの約 6.9e-11 倍 ($e^{-25}/\\pi_k$)。"""
+    mixture = separated_modes_mixture()
+    log_mid = mixture.log_prob(np.zeros((1, 2)))[0]
+    log_large, log_small = mixture.log_prob(np.array([[5.0, 5.0], [-5.0, -5.0]]))
+    assert np.exp(log_mid - log_large) == pytest.approx(np.exp(-25) / 0.8, rel=1e-9)
+    assert np.exp(log_mid - log_small) == pytest.approx(np.exp(-25) / 0.2, rel=1e-9)
+    assert np.exp(log_mid - log_large) == pytest.approx(1.7e-11, rel=0.03)
+    assert np.exp(log_mid - log_small) == pytest.approx(6.9e-11, rel=0.01)

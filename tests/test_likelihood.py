@@ -175,3 +175,25 @@ def test_bad_inputs():
         euler(lambda x, t: x, torch.zeros(2, 1, dtype=torch.float64), torch.tensor([0.0]))
     with pytest.raises(ValueError, match="estimator must be"):
         ode_log_likelihood(lambda x, t: x, torch.zeros(2, 1), lambda x: x[:, 0], estimator="fast")
+
+
+@pytest.mark.equation("eq:pf-sde-bound")
+def test_sde_kl_bound_is_zero_for_the_exact_score_and_closed_form_for_an_offset():
+    r"""厳密なスコアなら上界の項は 0。スコアを定数ベクトル $a$ だけずらすと被積分関数は
+    $\frac12 \beta(t) \|a\|^2$ で、VP の $\beta(t)$ は $t$ の 1 次式なので台形公式でも積分は閉じた形
+    $\frac12 \|a\|^2 (\beta_{\min}(t_1 - t_0) + \frac12 (\beta_{\max} - \beta_{\min})(t_1^2 - t_0^2))$ に一致する。"""
+    from gen_lib.diffusion.likelihood import sde_kl_bound
+    from gen_lib.diffusion.sde import VPSDE, exact_score
+    from gen_lib.distributions.gaussian_mixture import ring_of_gaussians
+
+    p, sde = ring_of_gaussians(), VPSDE()
+    score = exact_score(p, sde)
+    x0, times = p.sample(300, seed=0), np.linspace(0.01, 1.0, 7)
+    assert sde_kl_bound(score, score, sde, x0, times)["bound"] == 0.0
+    a = torch.tensor([0.3, -0.4], dtype=torch.float64)  # ‖a‖² = 0.25
+    shifted = sde_kl_bound(lambda x, t: score(x, t) + a, score, sde, x0, times)["bound"]
+    t0, t1 = times[0], times[-1]
+    expected = 0.5 * 0.25 * (sde.beta_min * (t1 - t0) + 0.5 * (sde.beta_max - sde.beta_min) * (t1**2 - t0**2))
+    assert shifted == pytest.approx(expected, rel=1e-12)
+    with pytest.raises(ValueError, match="times must be at least 2 increasing"):
+        sde_kl_bound(score, score, sde, x0, [0.5, 0.2])

@@ -1,4 +1,4 @@
-"""gen_lib.generative.mean_regression: 二乗誤差を最小にする決定的な予測は条件付き期待値 E[y|c] になること。"""
+"""gen_lib.generative.mean_regression: 2 乗誤差を最小にする決定的な予測は条件付き期待値 E[y|c] になること。"""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def trained(request):
 
 @pytest.mark.equation("eq:two-mode-mean")
 def test_trained_regressor_approximates_conditional_mean(trained):
-    """対称なら E[y|c] ≈ 0 (峰のあいだ)、w = 0.8 なら E[y|c] = 0.6 g(c)。"""
+    """対称なら E[y|c] ≈ 0 (モードのあいだ)、w = 0.8 なら E[y|c] = 0.6 g(c)。"""
     target, regressor = trained
     error = predict(regressor, C_GRID) - target.mean(C_GRID)
     assert np.sqrt(np.mean(error**2)) < 0.06
@@ -41,7 +41,7 @@ def test_trained_regressor_approximates_conditional_mean(trained):
 
 
 def test_regressor_output_lies_where_no_data_lives():
-    """対称な二峰では、回帰の出力はすべて峰から 3σ 以上離れる。"""
+    """対称な2 つのモードでは、回帰の出力はすべてモードから 3σ 以上離れる。"""
     target = TwoModeConditional()
     c, y = target.sample_joint(2000, seed=3)
     regressor = train_mean_regressor(y, c, seed=0, steps=200)

@@ -63,9 +63,9 @@ def test_samples_hit_both_modes_in_the_right_proportions(trained):
     target, mdn = trained
     grid = np.linspace(-0.95, 0.95, 20)
     y = mdn.sample(np.repeat(grid, 1000), seed=2).reshape(20, 1000)  # 行 i は c = grid[i]
-    upper = np.mean(y > 0, axis=1)  # 条件ごとの、上の峰 (y > 0) に落ちた割合
+    upper = np.mean(y > 0, axis=1)  # 条件ごとの、上のモード (y > 0) に落ちた割合
     assert np.mean(upper) == pytest.approx(target.upper_weight, abs=0.03)
-    assert np.all(np.abs(upper - target.upper_weight) < 0.15)  # どの条件でも両方の峰をほぼ正しい割合で
+    assert np.all(np.abs(upper - target.upper_weight) < 0.15)  # どの条件でも両方のモードをほぼ正しい割合で
     c = np.repeat(grid, 1000)
     y = y.ravel()
     assert off_mode_fraction(target, y, c) < 0.02

@@ -294,7 +294,7 @@ def test_compare_samplers_uses_the_langevin_failure_setting():
 
 @pytest.mark.equation("eq:small-mode-mass")
 def test_mass_on_the_small_mode_side_matches_the_page():
-    """ページの式 P_σ(x_1 + x_2 < 0) = π_1 Φ(5√2/√(1+σ²)) + π_2 (1 - Φ(...)) を p_σ の標本と比べる。"""
+    """ページの式 P_σ(x_1 + x_2 < 0) = π_1 Φ(5√2/√(1+σ²)) + π_2 (1 - Φ(...)) を p_σ のサンプルと比べる。"""
     mixture = separated_modes_mixture()
     expected = {7.188: 0.299, 4.309: 0.233, 2.583: 0.203, 1.549: 0.2000}
     for sigma, quoted in expected.items():

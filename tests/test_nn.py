@@ -25,7 +25,7 @@ def test_same_seed_same_weights_and_global_rng_untouched():
 
 
 def test_full_batch_adam_fits_a_line_and_restores_threads():
-    """y = 2x - 1 の二乗誤差を下げきる。学習後はスレッド数が元に戻る。"""
+    """y = 2x - 1 の2 乗誤差を下げきる。学習後はスレッド数が元に戻る。"""
     threads = torch.get_num_threads()
     x = torch.linspace(-1, 1, 50, dtype=torch.float64)[:, None]
     y = 2 * x - 1

@@ -1,7 +1,7 @@
 """gen_lib.diffusion.samplers / flow_matching: 厳密なスコア・速度で走らせたサンプラーが正しい分布を出すこと。
 
 サンプルのモードの重み (負担率の平均) とモード内の分散を厳密な値と比べる。N = 1000 点での標準誤差は
-重みで 0.016 程度、分散の比で 0.03 程度なので、許容幅はその 3 倍ほどにとる。2 標本距離とノイズの床の比較は
+重みで 0.016 程度、分散の比で 0.03 程度なので、許容幅はその 3 倍ほどにとる。2 サンプル距離とノイズの床の比較は
 揺らぎが大きく何組もの平均が要るので、ベンチマーク (scripts/) で行う。
 """
 
@@ -61,6 +61,31 @@ def test_ddpm_and_ddim_with_the_exact_epsilon_match_the_data(mixture):
     assert_matches(mixture, ddim_sample(schedule, model, prior(0), 100, seed=1))
     with pytest.raises(AssertionError):  # 2 ステップでは足りない (検査が失敗しうること)
         assert_matches(mixture, ddim_sample(schedule, model, prior(0), 2, seed=1))
+
+
+@pytest.mark.parametrize("prediction", ["epsilon", "x0", "v"])
+@pytest.mark.parametrize("variance", ["posterior", "beta"])
+def test_ddpm_sample_equals_the_loop_of_checked_steps(prediction, variance):
+    """係数の表を引くループ (ddpm_sample) が、ddpm_step を T 回呼ぶループと同じ点を返す (同じ乱数)。"""
+    from gen_lib.diffusion.ddpm import ddpm_step
+
+    schedule = NoiseSchedule.linear(50, beta_end=0.2)
+    model = lambda x, t: torch.sin(x * t[:, None] / 7.0) + 0.1 * x  # noqa: E731 (出力の種類によらない試験用の関数)
+    x = prior(4)[:64]
+    generator = torch.Generator().manual_seed(5)
+    for t in range(schedule.T, 0, -1):
+        tt = torch.full((64,), t)
+        noise = torch.randn(x.shape, generator=generator, dtype=x.dtype)
+        x = ddpm_step(schedule, x, tt, model(x, tt), noise, prediction=prediction, variance=variance)
+    fast = ddpm_sample(schedule, model, prior(4)[:64], seed=5, prediction=prediction, variance=variance)
+    assert torch.allclose(fast, x, rtol=1e-10, atol=1e-10)
+    path = ddpm_sample(schedule, model, prior(4)[:64], seed=5, prediction=prediction, variance=variance,
+                       return_path=True)
+    assert path.shape == (51, 64, 2) and torch.equal(path[0], fast) and torch.equal(path[50], prior(4)[:64])
+    with pytest.raises(ValueError, match="must return x's shape"):
+        ddpm_sample(schedule, lambda x, t: x[:, :1], prior(4)[:8])
+    with pytest.raises(ValueError, match="non-finite"):
+        ddpm_sample(schedule, lambda x, t: x * float("nan"), prior(4)[:8])
 
 
 def test_sde_samplers_with_the_exact_score_match_the_data(mixture):

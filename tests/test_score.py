@@ -142,3 +142,16 @@ def test_score_near_separated_modes_does_not_see_the_weights():
     # 中点 0 では r_k(0) = π_k なので s(0) = Σ_k π_k μ_k (Σ_k = I): 重みの情報はここにある
     np.testing.assert_allclose(mixture.score([[0.0, 0.0]]), [[3.0, 3.0]], atol=1e-12)
     np.testing.assert_allclose(equal.score([[0.0, 0.0]]), [[0.0, 0.0]], atol=1e-12)
+
+
+def test_student_t_score_vanishes_in_the_tails():
+    """ページの例: 自由度 ν の t 分布のスコア $-(\\nu + 1)x / (\\nu + x^2)$ (自動微分と比べる) は裾で 0 に近づく。"""
+    import torch
+
+    nu = 3.0
+    x = torch.linspace(-50.0, 50.0, 201, dtype=torch.float64, requires_grad=True)
+    log_p = torch.distributions.StudentT(nu).log_prob(x)
+    (autograd,) = torch.autograd.grad(log_p.sum(), x)
+    closed = -(nu + 1) * x.detach() / (nu + x.detach() ** 2)
+    torch.testing.assert_close(autograd, closed, rtol=1e-12, atol=1e-14)
+    assert abs(closed[-1].item()) < 0.1 < abs(closed[x.detach().abs().argmin() + 20].item())

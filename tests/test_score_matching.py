@@ -191,7 +191,7 @@ def test_esm_minus_ism_by_monte_carlo_is_constant_within_its_error():
 
 @pytest.mark.equation("eq:ism")
 def test_ism_stationary_point_for_linear_gaussian_model_is_inverse_sample_covariance():
-    """線形モデルの経験 ISM は A = -S^{-1}, b = S^{-1} x̄ で勾配 0 (S は標本共分散; 最尤推定と一致)。"""
+    """線形モデルの経験 ISM は A = -S^{-1}, b = S^{-1} x̄ で勾配 0 (S はサンプル共分散; 最尤推定と一致)。"""
     rng = np.random.default_rng(4)
     x = rng.multivariate_normal(MU, SIGMA, size=500)
     mean, cov = x.mean(axis=0), np.cov(x.T, bias=True)

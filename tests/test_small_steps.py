@@ -10,7 +10,7 @@ from gen_lib.distributions.gaussian_mixture import isotropic_mixture
 
 
 def test_kl_to_the_moment_matched_gaussian_shrinks_with_beta():
-    """2 峰のデータで、β を小さくすると KL は単調に減り、β = 0.5 と 0.0005 で 5 桁以上違う。"""
+    """2 つのモードのデータで、β を小さくすると KL は単調に減り、β = 0.5 と 0.0005 で 5 桁以上違う。"""
     mixture = isotropic_mixture([[-2.0], [2.0]], 0.5, weights=[0.3, 0.7])
     betas = [0.5, 0.2, 0.05, 0.01, 0.002, 0.0005]
     kls = [reverse_conditional_gaussian_kl(mixture, 1.0, beta, 0.0) for beta in betas]

@@ -1,4 +1,4 @@
-"""gen_lib.distributions.two_mode_conditional: 「生成モデルとはなにか」の二峰の条件付き分布 p(y|c) の性質を数値で確かめる。"""
+"""gen_lib.distributions.two_mode_conditional: 「生成モデルとはなにか」の2 つのモードの条件付き分布 p(y|c) の性質を数値で確かめる。"""
 
 from __future__ import annotations
 
@@ -74,7 +74,7 @@ def test_sample_joint_draws_uniform_conditions_then_outputs():
 
 
 def test_off_mode_fraction():
-    """真のサンプルは P(|ε| > 3) ≈ 0.0027、峰のあいだの 0 は全部、峰そのものは 0。"""
+    """真のサンプルは P(|ε| > 3) ≈ 0.0027、モードのあいだの 0 は全部、モードそのものは 0。"""
     target = TwoModeConditional(noise_std=0.1)
     c, y = target.sample_joint(400_000, seed=2)
     expected = math.erfc(3 / math.sqrt(2))  # P(|ε| > 3) = 0.0026998

@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from gen_lib.core.validation import (as_array, as_points, as_tensor_points, check_count, check_positive,
-                                check_weights, make_generator, make_rng)
+from gen_lib.core import validation
+from gen_lib.core.validation import (as_array, as_batch_tensor, as_points, as_tensor_points, check_bool,
+                                     check_callable, check_count, check_positive, check_weights, make_generator,
+                                     make_rng)
 
 
 # ---- as_array -----------------------------------------------------------------------------------
@@ -53,10 +55,118 @@ def test_as_points_rejects_bad_input(x, dim, match):
 # ---- as_tensor_points ---------------------------------------------------------------------------
 
 def test_as_tensor_points_keeps_tensor_for_autograd_and_converts_arrays():
-    t = torch.zeros(3, 2, requires_grad=True)
+    t = torch.zeros(3, 2, dtype=torch.float64, requires_grad=True)
     assert as_tensor_points(t, dim=2) is t
     converted = as_tensor_points(np.ones((4, 2)), dim=2)
     assert isinstance(converted, torch.Tensor) and converted.dtype == torch.float64
+
+
+# ---- 入力の約束: d >= 1、dtype の変換、個数の上限、bool、callable (issue 11) -----------------------------
+
+@pytest.mark.parametrize("check", [as_points, as_tensor_points])
+@pytest.mark.parametrize("x", [np.zeros((3, 0)), torch.zeros(3, 0), torch.zeros(3, 0, dtype=torch.float64)])
+def test_points_without_coordinates_are_rejected(check, x):
+    with pytest.raises(ValueError, match=r"x must have .*d >= 1"):
+        check(x)
+
+
+@pytest.mark.parametrize("x", [torch.zeros(3, 0), torch.zeros(3, 2, 0), np.zeros((3, 0))])
+def test_batch_without_coordinates_is_rejected(x):
+    with pytest.raises(ValueError, match="x0 must have shape .*no empty axis"):
+        as_batch_tensor(x, name="x0")
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32])
+def test_floating_tensors_of_any_precision_become_float64(dtype):
+    t = torch.tensor([[1.0, 2.0], [3.0, 0.5]], dtype=dtype, requires_grad=True)
+    for check in (lambda x: as_tensor_points(x, dim=2), lambda x: as_batch_tensor(x, name="x")):
+        out = check(t)
+        assert out.dtype == torch.float64 and torch.equal(out, t.detach().double())
+        out.sum().backward()  # 変換しても勾配は元のテンソルへ流れる
+        assert t.grad is not None
+        t.grad = None
+    a = as_array(t, name="a", ndim=2)  # bfloat16 は numpy にないので TypeError になっていた
+    assert a.dtype == np.float64 and a.tolist() == [[1.0, 2.0], [3.0, 0.5]]
+    np.testing.assert_array_equal(as_points(t, dim=2), a)
+
+
+def test_float64_model_accepts_float32_data():
+    """float64 のモデルに torch 既定の float32 のデータを渡しても dtype の食い違いで落ちない。"""
+    from gen_lib.score_based.ncsn import NoiseConditionalScoreNet, ncsn_loss
+    model = NoiseConditionalScoreNet(dim=2, hidden=8)
+    x = torch.randn(5, 2, generator=torch.Generator().manual_seed(0))  # float32
+    loss = ncsn_loss(model, x, [1.0, 0.1], generator=0)
+    assert loss.dtype == torch.float64 and torch.isfinite(loss)
+
+
+def test_integer_and_complex_tensors_are_rejected_with_the_dtype():
+    with pytest.raises(ValueError, match="x must be a floating-point tensor, got dtype torch.int64"):
+        as_tensor_points(torch.zeros(3, 2, dtype=torch.int64))
+    with pytest.raises(ValueError, match="a must be numeric"):
+        as_array(torch.zeros(3, dtype=torch.complex64), name="a")
+
+
+def test_counts_have_an_upper_bound_that_can_be_raised(monkeypatch):
+    assert validation.MAX_COUNT == 10**7
+    assert check_count(10**7, name="n") == 10**7
+    with pytest.raises(ValueError, match=r"n must be an integer <= 10000000, got 1000000000000 .*MAX_COUNT"):
+        check_count(10**12, name="n")
+    assert check_count(10**12, name="n", maximum=10**12) == 10**12
+    monkeypatch.setattr(validation, "MAX_COUNT", 10**8)  # 明示的に上げれば通る
+    assert check_count(10**8, name="n") == 10**8
+
+
+def test_huge_counts_fail_fast_in_public_functions():
+    from gen_lib.distributions.gaussian_mixture import isotropic_mixture
+    from gen_lib.score_based.langevin import langevin_sample
+    mixture = isotropic_mixture([[0.0, 0.0]], std=1.0)
+    with pytest.raises(ValueError, match="n must be an integer <= 10000000"):
+        mixture.sample(10**12)
+    with pytest.raises(ValueError, match="n_steps must be an integer <= 10000000"):
+        langevin_sample(mixture.score, [[0.0, 0.0]], 0.1, 10**12)
+
+
+@pytest.mark.parametrize("value", [True, False, np.bool_(True), np.bool_(False)])
+def test_check_bool_accepts_bools(value):
+    assert check_bool(value, name="flag") is bool(value)
+
+
+@pytest.mark.parametrize("value", ["False", "True", 0, 1, None, 1.0, np.array([True])])
+def test_check_bool_rejects_non_bools(value):
+    with pytest.raises(ValueError, match=r"flag must be a bool \(True or False\)"):
+        check_bool(value, name="flag")
+
+
+def test_flags_reject_strings_instead_of_doing_the_opposite():
+    """return_path="False" などは以前は黙って True として扱われた。"""
+    from gen_lib.diffusion.forward_noising import noise_data, run_forward_chain
+    from gen_lib.distributions.gaussian_mixture import isotropic_mixture
+    from gen_lib.generative.gan import generator_loss
+    from gen_lib.metrics.two_sample import mmd_squared
+    from gen_lib.score_based.annealed_langevin import annealed_langevin_sample
+    mixture = isotropic_mixture([[0.0, 0.0]], std=1.0)
+    x = np.zeros((3, 2))
+    calls = {
+        "return_path": lambda: run_forward_chain(x, [0.1, 0.2], return_path="False"),
+        "return_noise": lambda: noise_data(x, 0.5, return_noise="False"),
+        "unbiased": lambda: mmd_squared(x, x + 1, 1.0, unbiased="False"),
+        "saturating": lambda: generator_loss(torch.zeros(4), saturating="False"),
+        "return_labels": lambda: mixture.sample(3, return_labels="False"),
+    }
+    for name, call in calls.items():
+        with pytest.raises(ValueError, match=f"{name} must be a bool"):
+            call()
+    with pytest.raises(ValueError, match="return_path must be a bool"):
+        annealed_langevin_sample(lambda y, s: -y, x, [1.0, 0.5], 0.1, 2, return_path="False")
+
+
+@pytest.mark.parametrize("value", [None, 3, "f", np.zeros(2)])
+def test_check_callable_names_the_parameter(value):
+    with pytest.raises(ValueError, match=r"score must be callable as score\(x, t\), got "):
+        check_callable(value, name="score", signature="(x, t)")
+    with pytest.raises(ValueError, match="f must be callable, got "):
+        check_callable(value, name="f")
+    check_callable(len, name="f")
 
 
 @pytest.mark.parametrize("x, dim, match", [
@@ -151,3 +261,94 @@ def test_seed_range_and_generators_derive_torch_streams():
 def test_make_generator_rejects(seed):
     with pytest.raises(ValueError, match=r"seed must be an integer in \[0, 2\*\*64\) or a numpy.random.Generator"):
         make_generator(seed)
+
+
+# ---- issue 11 の個別の指摘 -------------------------------------------------------------------------
+
+def test_mixture_score_far_away_raises_instead_of_nan():
+    from gen_lib.distributions.gaussian_mixture import isotropic_mixture
+    mixture = isotropic_mixture([[0.0, 0.0], [1.0, 1.0]], std=1.0)
+    for method in (mixture.score, mixture.responsibilities, mixture.log_prob):
+        with pytest.raises(ValueError, match="x is too far from every component"):
+            method([[1e200, 0.0]])
+    assert np.all(np.isfinite(mixture.score([[1e150, 1e150]])))  # 大きくても表せるなら有限な値を返す
+
+
+def test_mixture_with_tiny_std_raises_instead_of_nan_scores():
+    from gen_lib.distributions.gaussian_mixture import isotropic_mixture
+    with pytest.raises(ValueError, match="covariances are too small or ill-conditioned.*std\\*\\*2"):
+        isotropic_mixture([[0.0, 0.0]], std=1e-160)
+    small = isotropic_mixture([[0.0, 0.0]], std=1e-100)  # 表せる範囲なら厳密なスコア
+    np.testing.assert_allclose(small.score([[1e-100, 0.0]]), [[-1e100, 0.0]])
+
+
+def test_ncsn_loss_with_extreme_sigmas_raises_clearly():
+    from gen_lib.score_based.ncsn import NoiseConditionalScoreNet, ncsn_loss
+    model = NoiseConditionalScoreNet(dim=2, hidden=8)
+    for sigmas in ([1e-200], [1e200], [1.0, 1e-160]):
+        with pytest.raises(ValueError, match=r"sigmas must lie in about \[1e-150, 1e150\]"):
+            ncsn_loss(model, np.zeros((4, 2)), sigmas, generator=0)
+    with pytest.raises(ValueError, match="model must be callable as model.*got NoneType"):
+        ncsn_loss(None, np.zeros((4, 2)), [1.0], generator=0)
+    assert torch.isfinite(ncsn_loss(model, np.zeros((4, 2)), [1e-100], generator=0))
+
+
+def test_value_function_with_empty_d_x_gives_gen_lib_message():
+    from gen_lib.generative.gan import value_function
+    p = np.full(10, 0.1)
+    with pytest.raises(ValueError, match=r"d_x must hold 10 values in \[0, 1\], got 0 values$"):
+        value_function(p, p, [], 1.0)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"step_size": 0.1 + 0.1j}, "step_size must be a positive finite number"),
+    ({"step_size": -0.1}, "step_size must be a positive finite number"),
+    ({"step_size": float("nan")}, "step_size must be a positive finite number"),
+    ({"step_size": True}, "step_size must be a positive finite number"),
+    ({"x": np.array([[np.nan, 0.0]])}, "x must be finite"),
+    ({"x": np.zeros(2)}, r"x must have 2 dimension\(s\)"),
+    ({"x": np.zeros((3, 0))}, "d >= 1"),
+    ({"score_fn": None}, "score_fn must be callable"),
+    ({"rng": 0}, "rng must be a numpy.random.Generator"),
+    ({"where": None}, "where must be a str"),
+])
+def test_langevin_step_validates_its_inputs(kwargs, match):
+    from gen_lib.score_based.langevin import langevin_step
+    call = {"score_fn": lambda y: -y, "x": np.zeros((3, 2)), "step_size": 0.1,
+            "rng": np.random.default_rng(0), "where": "step 0"} | kwargs
+    with pytest.raises(ValueError, match=match):
+        langevin_step(call["score_fn"], call["x"], call["step_size"], call["rng"], where=call["where"])
+
+
+def test_compare_samplers_checks_model_before_running_samplers(monkeypatch):
+    from gen_lib.experiments import ch2_ncsn
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("a sampler ran before the model was checked")
+
+    monkeypatch.setattr(ch2_ncsn, "langevin_sample", must_not_run)
+    monkeypatch.setattr(ch2_ncsn, "annealed_langevin_sample", must_not_run)
+    with pytest.raises(ValueError, match="model must be a NoiseConditionalScoreNet, got NoneType"):
+        ch2_ncsn.compare_samplers(None, ch2_ncsn.SamplerSettings())
+    with pytest.raises(ValueError, match="settings must be a SamplerSettings, got dict"):
+        ch2_ncsn.compare_samplers(ch2_ncsn.NoiseConditionalScoreNet(dim=2, hidden=8), {})
+
+
+@pytest.mark.parametrize("logits, match", [
+    (torch.tensor([0.0, float("nan")]), "must be finite, got 1 non-finite"),
+    (torch.tensor([float("inf")]), "must be finite"),
+    (torch.zeros(3, 1), r"must have shape \(N,\) with N >= 1, got \(3, 1\)"),
+    (torch.zeros(0), r"must have shape \(N,\) with N >= 1"),
+    (np.zeros(3), "must be a floating-point torch.Tensor, got ndarray"),
+    (torch.zeros(3, dtype=torch.int64), "must be a floating-point torch.Tensor"),
+])
+def test_gan_losses_check_their_logits(logits, match):
+    from gen_lib.generative.gan import discriminator_loss, generator_loss
+    good = torch.zeros(3)
+    with pytest.raises(ValueError, match="real_logits " + match):
+        discriminator_loss(logits, good)
+    with pytest.raises(ValueError, match="fake_logits " + match):
+        discriminator_loss(good, logits)
+    for saturating in (False, True):
+        with pytest.raises(ValueError, match="fake_logits " + match):
+            generator_loss(logits, saturating=saturating)

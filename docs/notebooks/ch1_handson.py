@@ -31,7 +31,7 @@ from gen_lib.distributions.gaussian_mixture import ring_of_gaussians
 # %% [markdown]
 # ## データセットを配列として扱う
 #
-# 訓練データ $D = \{x^1, \dots, x^N\}$ は形 $(N, d)$ の配列で、$n$ 番目のデータ $x^n$ は `D[n - 1]` である。
+# 訓練データ $\mathcal{D} = \{x^1, \dots, x^N\}$ は形 $(N, d)$ の配列で、$n$ 番目のデータ $x^n$ は `D[n - 1]` である。
 # 円周上に並んだ 8 つのガウス分布から $N = 1000$ 点を取り出し、厳密な対数密度 $\log p(x)$ も計算する。
 
 # %%
@@ -42,7 +42,7 @@ print("D の形:", D.shape, " x^1 =", D[0].round(3), " log p(x^1) =", p.log_prob
 fig, ax = plt.subplots(figsize=(4, 4))
 ax.scatter(D[:, 0], D[:, 1], s=3)
 ax.set_aspect("equal")
-ax.set_title("円周上の 8 峰から 1000 点")
+ax.set_title("円周上の 8 個のモードから 1000 点")
 plt.show()
 
 # %% [markdown]
@@ -113,9 +113,9 @@ print(f"真の密度の平均対数尤度: {average_log_likelihood(three_mode_mi
 # %% [markdown]
 # ## 決定的な回帰と条件付き生成モデル
 #
-# 条件 $c$ に対して $y$ が 2 つの峰を持つとき、2 乗誤差で学習した回帰は条件付き平均
-# $\mathbb{E}[y \mid c]$ を出力し、データのない峰の間に答える。
-# 混合密度ネットワーク $q_\theta(y \mid c)$ からサンプリングすれば両方の峰が再現される。
+# 条件 $c$ に対して $y$ が 2 つのモードを持つとき、2 乗誤差で学習した回帰は条件付き平均
+# $\mathbb{E}[y \mid c]$ を出力し、データのないモードの間に答える。
+# 混合密度ネットワーク $q_\theta(y \mid c)$ からサンプリングすれば両方のモードが再現される。
 
 # %%
 from gen_lib.generative.mean_regression import predict, train_mean_regressor
@@ -127,7 +127,7 @@ c, y = target.sample_joint(2000, seed=0)
 regressor = train_mean_regressor(y, c, seed=0)
 mdn = train_mdn(y, c, seed=0)
 c_test = np.linspace(-1, 1, 500)
-print("峰から 3σ 以上離れた出力の割合")
+print("モードから 3σ 以上離れた出力の割合")
 print("  回帰           :", off_mode_fraction(target, predict(regressor, c_test), c_test))
 print("  MDN のサンプル :", off_mode_fraction(target, mdn.sample(c_test, seed=1), c_test))
 print("  真のサンプル   :", off_mode_fraction(target, target.sample(c_test, seed=2), c_test))

@@ -20,7 +20,7 @@
 # 3. デノイジングスコアマッチングの損失と Tweedie の公式を数値で確かめる
 # 4. ノイズ条件付きスコアモデル (NCSN) と焼きなましランジュバン法で、重みの取り違えを直す
 #
-# 使う分布は、ランジュバン法の節と同じ離れた 2 峰のガウス混合
+# 使う分布は、ランジュバン法の節と同じ離れた 2 つのモードを持つガウス混合
 # $p(x) = \frac{1}{5}\mathcal{N}((-5,-5)^\top, I) + \frac{4}{5}\mathcal{N}((5,5)^\top, I)$ である。
 # NCSN の学習済みの重みはサイトのビルド時にキャッシュされるので、ここでは読み込むだけで済む
 # (キャッシュがなければ 2 コアの CPU で 15 秒ほど学習する)。
@@ -64,7 +64,7 @@ print("中点 x = 0 のスコア:", mixture.score(np.zeros((1, 2)))[0], "(= Σ �
 # ## ランジュバン法の失敗
 #
 # 箱 $[-8, 8]^2$ の一様分布から 1000 本の連鎖を出発させ、厳密なスコアで
-# $x_{k+1} = x_k + \frac{\varepsilon}{2} s(x_k) + \sqrt{\varepsilon}\, z_k$ を回す。
+# $x^{(m+1)} = x^{(m)} + \frac{\tau}{2} s(x^{(m)}) + \sqrt{\tau}\, z^{(m)}$ を回す ($\tau$ はステップ幅)。
 # 下の実験 `sampler_comparison` は、ランジュバン法と焼きなましランジュバン法を同じ初期値・同じ総ステップ数で
 # 走らせる (サイトの図と同じ結果。ビルドでキャッシュされている)。
 
@@ -116,25 +116,25 @@ print("Tweedie の公式と事後平均の差の最大値:", np.abs(by_tweedie -
 #
 # ノイズの列 $\sigma_1 > \cdots > \sigma_L$ (等比数列) のすべてのスコアを、一つのネットワーク
 # $s_\theta(x, \sigma)$ で学習した。目的関数は
-# $\mathcal{L}(\theta) = \frac{1}{L}\sum_i \sigma_i^2\, \ell_{\mathrm{DSM}}(\theta; \sigma_i)$ である。
-# 学習したスコアと厳密なスコア $\nabla \log p_{\sigma_i}$ の相対 2 乗誤差を $\sigma_i$ ごとに測る。
+# $J_{\mathrm{NCSN}}(\theta) = \frac{1}{L}\sum_l \sigma_l^2\, \ell_{\mathrm{DSM}}(\theta; \sigma_l)$ である。
+# 学習したスコアと厳密なスコア $\nabla \log p_{\sigma_l}$ の相対 2 乗誤差を $\sigma_l$ ごとに測る。
 
 # %%
 errors = score_error_curves()  # 2000 点での誤差 (サイトの図と同じ実験)
 sigmas = errors["sigmas"]
 print(f"学習: {len(history)} ステップ、最後の 100 ステップの損失の平均 {np.mean(history[-100:]):.4f}")
 print("   σ_i   | 相対誤差 (データ点) | 相対誤差 (ノイズを加えた点)")
-for sigma_i, e_data, e_noised in zip(sigmas, errors["relative_data"], errors["relative_noised"]):
-    print(f"{sigma_i:8.3f} | {e_data:18.4f} | {e_noised:.4f}")
+for sigma_l, e_data, e_noised in zip(sigmas, errors["relative_data"], errors["relative_noised"]):
+    print(f"{sigma_l:8.3f} | {e_data:18.4f} | {e_noised:.4f}")
 
 # %% [markdown]
-# 焼きなましランジュバン法は、段 $i$ でステップ幅 $\alpha_i = \varepsilon\, \sigma_i^2 / \sigma_L^2$ のランジュバン法を
-# $T$ 回ずつ、$\sigma_1$ から $\sigma_L$ まで回す。4 つのサンプラーの重みと、厳密なサンプルとのエネルギー距離を比べる。
+# 焼きなましランジュバン法は、段 $l$ でステップ幅 $\alpha_l = \tau\, \sigma_l^2 / \sigma_L^2$ のランジュバン法を
+# $M$ 回ずつ、$\sigma_1$ から $\sigma_L$ まで回す。4 つのサンプラーの重みと、厳密なサンプルとのエネルギー距離を比べる。
 # ノイズの床は、同じ大きさの厳密なサンプル集合どうしの距離 (20 組の平均) である。
 
 # %%
 sampler = SamplerSettings()
-print(f"L = {len(sigmas)}, T = {sampler.n_steps_each}, ε = {sampler.step_size}")
+print(f"L = {len(sigmas)}, M = {sampler.n_steps_each}, τ = {sampler.step_size}")
 reference = samples["reference"]
 floor = noise_floor(mixture.sample, len(reference), distance=energy_distance, n_pairs=20, seed=100).mean()
 names = {"plain_exact": "ランジュバン法 + 厳密なスコア",

@@ -14,7 +14,7 @@ from typing import Callable
 
 import torch
 
-from gen_lib.core.validation import check_count, check_positive, make_rng
+from gen_lib.core.validation import check_bool, check_count, check_positive, make_rng
 
 
 # --8<-- [start:mlp]
@@ -62,6 +62,7 @@ def train(module: torch.nn.Module, loss_fn: LossFunction, *, steps: int, lr: flo
     """
     steps = check_count(steps, name="steps")
     lr = check_positive(lr, name="lr")
+    cosine_decay = check_bool(cosine_decay, name="cosine_decay")
     players = [("loss", module, loss_fn)]
     if adversary is not None:
         players.insert(0, ("adversary_loss", *adversary))

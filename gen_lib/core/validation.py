@@ -1,6 +1,12 @@
-"""公開関数の入力検査。間違った形・非有限値・範囲外の値には ValueError を送出する。
+"""公開関数の入力検査。間違った形・型・非有限値・範囲外の値には ValueError を送出する。
 
-エラーメッセージは英語で、悪い値と期待される値を示す。
+エラーメッセージは英語で、悪い値と期待される値を示す。入力の約束 (README「入力の約束」):
+
+- 点の集合は形 (N, d) で N >= 1、d >= 1。配列・テンソルは float64 に変換して計算する
+  (float16・bfloat16・float32 のテンソルも float64 にする。自動微分はそのまま流れる)。
+- 個数 (点の数・ステップ数など) は ``MAX_COUNT`` (既定 10^7) 以下。大きな計算は
+  ``gen_lib.core.validation.MAX_COUNT`` を明示的に上げて行う。
+- シードは 0 以上 2^64 未満の整数か ``numpy.random.Generator``。真偽のフラグは bool だけ。
 """
 
 from __future__ import annotations
@@ -12,10 +18,11 @@ import torch
 
 
 def as_array(x, *, name: str, ndim: int | None = None) -> np.ndarray:
-    """``x`` を float64 の ndarray にし、次元数と有限性を確かめる。"""
-    if isinstance(x, torch.Tensor):
-        x = x.detach().cpu().numpy()
+    """``x`` を float64 の ndarray にし、次元数と有限性を確かめる (テンソルはどの浮動小数点型でも float64 にする)。"""
     try:
+        if isinstance(x, torch.Tensor):
+            x = x.detach().cpu()
+            x = (x.to(torch.float64) if x.is_floating_point() else x).numpy()
         raw = np.asarray(x)
         if raw.dtype.kind not in "biuf":  # 真偽・整数・実数のみ (複素数・文字列は不可)
             raise TypeError(f"dtype {raw.dtype} is not real")
@@ -35,19 +42,26 @@ def as_points(x, *, name: str = "x", dim: int | None = None) -> np.ndarray:
     array = as_array(x, name=name, ndim=2)
     if array.shape[0] < 1:
         raise ValueError(f"{name} must hold at least one point, got shape {array.shape}")
+    if array.shape[1] < 1:
+        raise ValueError(f"{name} must have at least one coordinate (shape (N, d) with d >= 1), "
+                         f"got shape {array.shape}")
     if dim is not None and array.shape[1] != dim:
         raise ValueError(f"{name} must have shape (N, {dim}), got {array.shape}")
     return array
 
 
 def as_tensor_points(x, *, name: str = "x", dim: int | None = None) -> torch.Tensor:
-    """torch 版の ``as_points``。勾配の流れを保つため、テンソルはコピーせずに検査だけする。"""
+    """torch 版の ``as_points``。float64 のテンソルはコピーせずに検査だけし (勾配の流れを保つ)、
+    ほかの浮動小数点型 (float16・bfloat16・float32) は float64 に変換する (変換も自動微分を通す)。"""
     if not isinstance(x, torch.Tensor):
         return torch.as_tensor(as_points(x, name=name, dim=dim))
     if x.ndim != 2 or x.shape[0] < 1:
         raise ValueError(f"{name} must have shape (N, d) with N >= 1, got {tuple(x.shape)}")
+    if x.shape[1] < 1:
+        raise ValueError(f"{name} must have shape (N, d) with d >= 1, got {tuple(x.shape)}")
     if not x.is_floating_point():
         raise ValueError(f"{name} must be a floating-point tensor, got dtype {x.dtype}")
+    x = x.to(torch.float64)
     if dim is not None and x.shape[1] != dim:
         raise ValueError(f"{name} must have shape (N, {dim}), got {tuple(x.shape)}")
     if not torch.isfinite(x).all():
@@ -62,11 +76,32 @@ def check_positive(value, *, name: str) -> float:
     return float(value)
 
 
-def check_count(value, *, name: str, minimum: int = 1) -> int:
-    """``minimum`` 以上の整数であることを確かめる。"""
+MAX_COUNT = 10**7  # 個数 (点の数・ステップ数など) の既定の上限。大きな計算ではこの値を明示的に上げる
+
+
+def check_count(value, *, name: str, minimum: int = 1, maximum: int | None = None) -> int:
+    """``minimum`` 以上 ``maximum`` 以下の整数であることを確かめる (``maximum`` の既定は呼んだ時点の ``MAX_COUNT``)。"""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    maximum = MAX_COUNT if maximum is None else maximum
+    if value > maximum:
+        raise ValueError(f"{name} must be an integer <= {maximum}, got {value!r} (the limit is "
+                         f"gen_lib.core.validation.MAX_COUNT; raise it explicitly for larger runs)")
     return int(value)
+
+
+def check_bool(value, *, name: str) -> bool:
+    """真偽のフラグは bool (numpy の bool も可) だけを受け付ける (文字列 "False" などは不可)。"""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be a bool (True or False), got {value!r}")
+    return bool(value)
+
+
+def check_callable(function, *, name: str, signature: str = "") -> None:
+    """呼び出せるオブジェクトであることを確かめる (``signature`` は期待する呼び方、例 ``"(x, t)"``)。"""
+    if not callable(function):
+        expected = f" as {name}{signature}" if signature else ""
+        raise ValueError(f"{name} must be callable{expected}, got {type(function).__name__}")
 
 
 def check_weights(weights, *, name: str = "weights") -> np.ndarray:
@@ -110,14 +145,21 @@ def make_generator(seed) -> torch.Generator:
 
 
 def as_batch_tensor(x, *, name: str) -> torch.Tensor:
-    """形 (N, …) (2 次元以上、N >= 1) の有限な浮動小数点テンソル。配列なら float64 のテンソルにする。"""
+    """形 (N, …) (2 次元以上、N >= 1、各軸の長さ >= 1) の有限なテンソルを float64 で返す。
+
+    配列は float64 のテンソルにし、ほかの浮動小数点型のテンソル (float16・bfloat16・float32) も float64 に変換する。
+    """
     if not isinstance(x, torch.Tensor):
-        x = torch.as_tensor(x, dtype=torch.float64)
-    if x.ndim < 2 or x.shape[0] < 1:
-        raise ValueError(f"{name} must have shape (N, ...) with N >= 1 and at least 2 dimensions, "
-                         f"got {tuple(x.shape)}")
+        try:
+            x = torch.as_tensor(as_array(x, name=name), dtype=torch.float64)
+        except (TypeError, RuntimeError) as error:
+            raise ValueError(f"{name} must be numeric, got {type(x).__name__}: {error}") from None
+    if x.ndim < 2 or 0 in x.shape:
+        raise ValueError(f"{name} must have shape (N, ...) with N >= 1, at least 2 dimensions and no empty "
+                         f"axis, got {tuple(x.shape)}")
     if not x.is_floating_point():
         raise ValueError(f"{name} must be a floating-point tensor, got dtype {x.dtype}")
+    x = x.to(torch.float64)
     if not torch.isfinite(x).all():
         raise ValueError(f"{name} must be finite, got {int((~torch.isfinite(x)).sum())} non-finite value(s)")
     return x

@@ -67,7 +67,7 @@ def q_sample(schedule: NoiseSchedule, x0, t, noise) -> torch.Tensor:
 # --8<-- [start:prior_kl]
 def prior_kl(schedule: NoiseSchedule, x0: torch.Tensor) -> torch.Tensor:
     r"""事前分布の項 [nats]、形 (N,):
-    $L_T = D_{\mathrm{KL}}(q(x_T \mid x_0) \,\|\, \mathcal{N}(0, I))$。
+    $L_T = \mathrm{KL}(q(x_T \mid x_0) \,\|\, \mathcal{N}(0, I))$。
 
     $q(x_T \mid x_0)
     = \mathcal{N}(\sqrt{\bar{\alpha}_T} x_0, (1 - \bar{\alpha}_T) I)$ なので、
@@ -224,7 +224,7 @@ def reverse_mean_variance(schedule: NoiseSchedule, x_t, t, model_output, *,
 
 # --8<-- [start:variational_bound]
 def gaussian_kl(mean_q, var_q, mean_p, var_p) -> torch.Tensor:
-    r"""$D_{\mathrm{KL}}(\mathcal{N}(m_q, v_q I)
+    r"""$\mathrm{KL}(\mathcal{N}(m_q, v_q I)
     \,\|\, \mathcal{N}(m_p, v_p I))$ [nats]、点ごと (形 (N,))。
     平均は (N, …)、分散は (N,)。
 
@@ -248,9 +248,9 @@ def variational_bound_terms(schedule: NoiseSchedule, model, x0, seed=0, *,
     各項 [nats] (Ho et al. 2020, 式 (5))。x_0 ごと・t ごとに x_t を 1 つ引く。
 
     - ``"prior"`` (N,):
-      $L_T = D_{\mathrm{KL}}(q(x_T \mid x_0) \| \mathcal{N}(0, I))$
+      $L_T = \mathrm{KL}(q(x_T \mid x_0) \| \mathcal{N}(0, I))$
     - ``"diffusion"`` (N, T-1): 列 $t - 2$ が $t = 2, \dots, T$ の
-      $L_{t-1} = D_{\mathrm{KL}}(q(x_{t-1} \mid x_t, x_0)
+      $L_{t-1} = \mathrm{KL}(q(x_{t-1} \mid x_t, x_0)
       \| q_\theta(x_{t-1} \mid x_t))$
     - ``"decoder"`` (N,): $L_0 = -\log \mathcal{N}(x_0; \mu_\theta(x_1, 1),
       \beta_1 I)$ (連続のデータ。$\tilde{\beta}_1 = 0$ なので分散は $\beta_1$)
@@ -258,28 +258,29 @@ def variational_bound_terms(schedule: NoiseSchedule, model, x0, seed=0, *,
     schedule = _check_schedule(schedule)
     x0 = as_batch_tensor(x0, name="x0")
     generator = make_generator(seed)
-    n, d = x0.shape[0], x0[0].numel()
-    decoder, diffusion = None, []
+    n, d, T = x0.shape[0], x0[0].numel(), schedule.T
+    # すべての t をまとめて 1 回で: 行 (t-1)·n + i が x_0 の i 番目と時刻 t
+    t = torch.arange(1, T + 1).repeat_interleave(n)  # (T·n,)
+    x0_all = x0.repeat(T, *([1] * (x0.ndim - 1)))  # (T·n, …)
+    noise = torch.randn(x0_all.shape, generator=generator, dtype=x0.dtype)
     with torch.no_grad():
-        for t in range(1, schedule.T + 1):
-            tt = torch.full((n,), t)
-            noise = torch.randn(x0.shape, generator=generator, dtype=x0.dtype)
-            x_t = q_sample(schedule, x0, tt, noise)  # x_t ~ q(x_t | x_0)
-            mean, var = reverse_mean_variance(
-                schedule, x_t, tt, model(x_t, tt),
-                prediction=prediction, variance=variance)
-            if t == 1:  # L_0: 分散 β_1 のガウス分布の負の対数尤度
-                beta_1 = schedule.beta(tt)
-                squared = ((x0 - mean) ** 2).flatten(1).sum(dim=1)
-                decoder = (0.5 * d * torch.log(2 * math.pi * beta_1)
-                           + squared / (2 * beta_1))
-            else:  # L_{t-1}: 2 つのガウス分布の KL (閉じた形)
-                q_mean, q_var = q_posterior_mean_variance(schedule, x0,
-                                                          x_t, tt)
-                diffusion.append(gaussian_kl(q_mean, q_var, mean, var))
-    return {"prior": prior_kl(schedule, x0),
-            "diffusion": (torch.stack(diffusion, dim=1) if diffusion
-                          else torch.zeros(n, 0, dtype=torch.float64)),
+        x_t = q_sample(schedule, x0_all, t, noise)  # x_t ~ q(x_t | x_0)
+        mean, var = reverse_mean_variance(schedule, x_t, t, model(x_t, t),
+                                          prediction=prediction,
+                                          variance=variance)
+        # L_0 (t = 1 の n 行): 分散 β_1 のガウス分布の負の対数尤度
+        beta_1 = schedule.betas[0]
+        squared = ((x0 - mean[:n]) ** 2).flatten(1).sum(dim=1)
+        decoder = (0.5 * d * torch.log(2 * math.pi * beta_1)
+                   + squared / (2 * beta_1))
+        # L_{t-1} (t ≥ 2 の行): 2 つのガウス分布の KL (閉じた形)
+        diffusion = torch.zeros(n, 0, dtype=torch.float64)  # T = 1 なら項はない
+        if T > 1:
+            q_mean, q_var = q_posterior_mean_variance(
+                schedule, x0_all[n:], x_t[n:], t[n:])
+            diffusion = gaussian_kl(q_mean, q_var, mean[n:],
+                                    var[n:]).reshape(T - 1, n).T
+    return {"prior": prior_kl(schedule, x0), "diffusion": diffusion,
             "decoder": decoder}
 # --8<-- [end:variational_bound]
 

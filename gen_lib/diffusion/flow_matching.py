@@ -76,7 +76,7 @@ class LinearPath:
 # --8<-- [start:loss]
 def flow_matching_loss(model, x0, t, noise,
                        path: "LinearPath | None" = None) -> torch.Tensor:
-    r"""条件付きフローマッチングの損失 (標本平均)
+    r"""条件付きフローマッチングの損失 (サンプル平均)
 
     $\frac1N \sum_n \|v_\theta(x_t^n, t^n) - (\varepsilon^n - x_0^n)\|^2$。
     ``model(x, t)`` は速度 $v_\theta$ を返す。$t$ は形 (N,)、

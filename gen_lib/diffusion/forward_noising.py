@@ -30,7 +30,8 @@ import numbers
 
 import numpy as np
 
-from gen_lib.core.validation import as_array, as_points, check_count, make_rng
+from gen_lib.core.validation import (as_array, as_points, check_bool,
+                                     check_count, make_rng)
 # --8<-- [end:imports]
 
 
@@ -97,8 +98,9 @@ def cosine_beta_schedule(T: int = 1000, s: float = 0.008,
     $\beta_t = \min(1 - \bar{\alpha}_t / \bar{\alpha}_{t-1}, \beta_{\max})$。
 
     Nichol & Dhariwal (2021) と同じく、$t = T$ 付近で $\beta_t \to 1$ と
-    ならないよう上限で切る。そのため ``alpha_bar_from_betas`` で戻した
-    $\bar{\alpha}_t$ は、切った時刻だけ式の値と違う。形 (T,)。
+    ならないよう上限で切る。``alpha_bar_from_betas`` で戻した $\bar{\alpha}_t$
+    は累積積なので、最初に切った時刻から先のすべての時刻で式の値より大きい
+    (既定の T = 1000 で切るのは t = T だけ)。形 (T,)。
     """
     if not _is_number_in(max_beta, 0, 1):
         raise ValueError(f"max_beta must be a number in (0, 1), "
@@ -144,6 +146,7 @@ def noise_data(x0, alpha_bar_t, seed=0, *, return_noise: bool = False):
     (拡散モデルの学習で予測する対象)。
     """
     x0 = as_points(x0, name="x0")
+    return_noise = check_bool(return_noise, name="return_noise")
     a = _check_alpha_bar_t(alpha_bar_t, x0.shape[0])
     eps = make_rng(seed).standard_normal(x0.shape)
     x_t = np.sqrt(a) * x0 + np.sqrt(1.0 - a) * eps
@@ -162,6 +165,7 @@ def run_forward_chain(x0, betas, seed=0, *, return_path: bool = False):
     (メモリは (T+1)·N·d 個の float64)。
     """
     x = as_points(x0, name="x0")
+    return_path = check_bool(return_path, name="return_path")
     b = _check_betas(betas)
     rng = make_rng(seed)
     path = [x] if return_path else None

@@ -15,7 +15,7 @@ from gen_lib.core.nn import make_mlp, minibatch, train
 from gen_lib.core.validation import as_tensor_points, check_count, check_positive, make_generator
 from gen_lib.diffusion.ddpm import q_sample
 from gen_lib.diffusion.flow_matching import LinearPath, flow_matching_loss
-from gen_lib.diffusion.schedule import NoiseSchedule, uniform_timesteps
+from gen_lib.diffusion.schedule import NoiseSchedule, likelihood_timesteps, uniform_timesteps
 
 
 # --8<-- [start:network]
@@ -51,7 +51,8 @@ def discrete_model(network: TimeConditionedMLP, T: int):
 
 # --8<-- [start:train_ddpm]
 def train_ddpm(data, schedule: NoiseSchedule, *, steps: int, batch_size: int = 256, lr: float = 2e-3,
-               hidden: int = 128, n_hidden_layers: int = 3, seed=0) -> tuple[TimeConditionedMLP, list[float]]:
+               hidden: int = 128, n_hidden_layers: int = 3, timesteps: str = "uniform",
+               seed=0) -> tuple[TimeConditionedMLP, list[float]]:
     r"""DDPM の簡略化した損失 (Ho et al. 2020, 式 (14)) を下げる:
 
     $$
@@ -61,7 +62,13 @@ def train_ddpm(data, schedule: NoiseSchedule, *, steps: int, batch_size: int = 2
     $$
 
     毎ステップ、データから batch_size 点を選び、時刻とノイズを引き直す。学習率は余弦で 0 まで下げる。
+    ``timesteps="likelihood"`` なら $t$ を尤度の重みで引く (``likelihood_timesteps``):
+    損失は連続時間の対数尤度の上界 (Song et al. 2021b) を下げる重み付きの ε の損失になる。
     """
+    draw_timesteps = {"uniform": lambda n, g: uniform_timesteps(n, schedule.T, g),
+                      "likelihood": lambda n, g: likelihood_timesteps(n, schedule, g)}
+    if timesteps not in draw_timesteps:
+        raise ValueError(f"timesteps must be 'uniform' or 'likelihood', got {timesteps!r}")
     x_all = as_tensor_points(data, name="data")
     steps, batch_size = check_count(steps, name="steps"), check_count(batch_size, name="batch_size")
     lr = check_positive(lr, name="lr")
@@ -71,7 +78,7 @@ def train_ddpm(data, schedule: NoiseSchedule, *, steps: int, batch_size: int = 2
 
     def loss_fn(step: int) -> torch.Tensor:
         x0 = minibatch(x_all, batch_size, generator)  # (B, d)
-        t = uniform_timesteps(batch_size, schedule.T, generator)  # (B,)
+        t = draw_timesteps[timesteps](batch_size, generator)  # (B,)
         noise = torch.randn(x0.shape, generator=generator, dtype=torch.float64)
         return ((model(q_sample(schedule, x0, t, noise), t) - noise) ** 2).sum(dim=1).mean()
 

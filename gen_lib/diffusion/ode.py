@@ -19,6 +19,7 @@ from scipy.interpolate import CubicSpline
 
 from gen_lib.core.nn import single_thread
 from gen_lib.core.types import DiscreteModel, TimeScore, Velocity
+from gen_lib.core.validation import check_callable
 from gen_lib.diffusion.schedule import NoiseSchedule, broadcast_to
 from gen_lib.diffusion.sde import SDE, check_sde
 # --8<-- [end:imports]
@@ -134,9 +135,7 @@ def probability_flow(sde: SDE, score: TimeScore) -> Velocity:
     分布は各時刻で SDE の周辺分布 $p_t$ に等しい。
     """
     sde = check_sde(sde)
-    if not callable(score):
-        raise ValueError(f"score must be callable as score(x, t), "
-                         f"got {type(score).__name__}")
+    check_callable(score, name="score", signature="(x, t)")
 
     def velocity(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         return sde.reverse_drift(x, t, score(x, t), probability_flow=True)

@@ -21,7 +21,8 @@ import torch
 
 from gen_lib.core.nn import single_thread
 from gen_lib.core.types import DiscreteModel, TimeScore
-from gen_lib.core.validation import (as_batch_tensor, check_count,
+from gen_lib.core.validation import (as_batch_tensor, check_bool,
+                                     check_callable, check_count,
                                      make_generator, make_rng)
 from gen_lib.diffusion.ddim import ddim_step, ddim_timesteps
 from gen_lib.diffusion.ddpm import ddpm_step
@@ -31,31 +32,49 @@ from gen_lib.score_based.langevin import langevin_step
 # --8<-- [end:imports]
 
 
-# --8<-- [start:check_callable]
-def _check_callable(function, name: str) -> None:
-    if not callable(function):
-        raise ValueError(f"{name} must be callable as {name}(x, t), "
-                         f"got {type(function).__name__}")
-# --8<-- [end:check_callable]
-
-
 # --8<-- [start:ddpm_sample]
 def ddpm_sample(schedule: NoiseSchedule, model: DiscreteModel, x_T,
                 seed=0, *, prediction: str = "epsilon",
-                variance: str = "posterior") -> torch.Tensor:
+                variance: str = "posterior",
+                return_path: bool = False) -> torch.Tensor:
     r"""祖先サンプリング: $x_T \sim \mathcal{N}(0, I)$ から
-    $t = T, T-1, \dots, 1$ と ``ddpm_step`` を $T$ 回。"""
-    _check_callable(model, "model")
+    $t = T, T-1, \dots, 1$ と ``ddpm_step`` を $T$ 回。
+    ``return_path`` なら途中もすべて返す (形 (T+1, N, …)、``path[t]`` が $x_t$)。
+
+    ``ddpm_step`` は $x_t$ とネットワークの出力について線形
+    ($x_{t-1} = A_t x_t + B_t \hat{f} + \sigma_t z$) なので、
+    係数の表 $A_t, B_t, \sigma_t$ を検査つきの ``ddpm_step`` で
+    一度だけ作り、ループでは表を引くだけにする。"""
+    check_callable(model, name="model", signature="(x, t)")
+    return_path = check_bool(return_path, name="return_path")
     x = as_batch_tensor(x_T, name="x_T")
     generator = make_generator(seed)
     n = x.shape[0]
+    ts = torch.arange(1, schedule.T + 1)  # 表の i 行目は t = i + 1
+    one = torch.ones(schedule.T, 1, dtype=x.dtype)
+    zero = torch.zeros_like(one)
+
+    def table(x_t, out, z):  # 形 (T,): 1 次元の入力 1 つでステップを評価する
+        return ddpm_step(schedule, x_t, ts, out, z, prediction=prediction,
+                         variance=variance)[:, 0]
+
+    a, b = table(one, zero, zero), table(zero, one, zero)
+    sigma = table(zero, zero, one)
+    path = [x]
     with torch.no_grad(), single_thread():
         for t in range(schedule.T, 0, -1):
-            tt = torch.full((n,), t)
+            out = model(x, torch.full((n,), t))
+            if out.shape != x.shape:
+                raise ValueError(f"model(x, t) must return x's shape {tuple(x.shape)}, "
+                                 f"got {tuple(out.shape)}")
             noise = torch.randn(x.shape, generator=generator, dtype=x.dtype)
-            x = ddpm_step(schedule, x, tt, model(x, tt), noise,
-                          prediction=prediction, variance=variance)
-    return x
+            x = a[t - 1] * x + b[t - 1] * out + sigma[t - 1] * noise
+            if return_path:
+                path.append(x)
+    if not torch.isfinite(x).all():
+        raise ValueError("ddpm_sample produced non-finite values: check that "
+                         "model(x, t) returns finite values of x's shape")
+    return torch.stack(path[::-1]) if return_path else x
 # --8<-- [end:ddpm_sample]
 
 
@@ -66,7 +85,7 @@ def ddim_sample(schedule: NoiseSchedule, model: DiscreteModel, x_T,
                 prediction: str = "epsilon") -> torch.Tensor:
     r"""DDIM: 部分列 $\tau_S > \dots > \tau_1$ をたどり、最後は
     $\tau_0 = 0$ ($\bar{\alpha}_0 = 1$) へ。$\eta = 0$ なら乱数を使わない。"""
-    _check_callable(model, "model")
+    check_callable(model, name="model", signature="(x, t)")
     x = as_batch_tensor(x_T, name="x_T")
     taus = ddim_timesteps(schedule.T, n_steps, spacing, steps_offset)
     generator = make_generator(seed)
@@ -133,7 +152,8 @@ def euler_maruyama(sde: SDE, score: TimeScore, x_1, n_steps: int,
     ``return_path`` なら全時刻の点 (形 (n_steps + 1, N, …)) を返す。
     """
     sde = check_sde(sde)
-    _check_callable(score, "score")
+    check_callable(score, name="score", signature="(x, t)")
+    return_path = check_bool(return_path, name="return_path")
     x = as_batch_tensor(x_1, name="x_1")
     ts = check_time_grid(1.0, t_end, n_steps)
     generator = make_generator(seed)
@@ -159,15 +179,15 @@ def predictor_corrector(sde: SDE, score: TimeScore, x_1, n_steps: int,
     r"""予測子・修正子法 (Song et al. 2021, アルゴリズム 1, 4, 5)。各時刻で
 
     1. 修正子: 第 2 章のランジュバン法の 1 歩 ``langevin_step``
-       ($x + \tfrac{\epsilon}{2} s + \sqrt{\epsilon} z$) を $s(\cdot, t)$ で
+       ($x + \tfrac{\tau}{2} s + \sqrt{\tau} z$) を $s(\cdot, t)$ で
        ``n_corrector`` 回 (その時刻の $p_t$ に近づける)。ステップ幅は
        スコアの項とノイズの項の大きさの比が snr になるよう
-       $\epsilon = 4\,(\mathrm{snr}\, \|z\| / \|s\|)^2$
+       $\tau = 4\,(\mathrm{snr}\, \|z\| / \|s\|)^2$
        ($\|z\| \approx \sqrt{D}$、$\|s\|$ は点の平均) とする。
     2. 予測子: 逆向き SDE のオイラー・丸山法の 1 歩 ``reverse_step``。
     """
     sde = check_sde(sde)
-    _check_callable(score, "score")
+    check_callable(score, name="score", signature="(x, t)")
     x = as_batch_tensor(x_1, name="x_1")
     ts = check_time_grid(1.0, t_end, n_steps)
     n_corrector = check_count(n_corrector, name="n_corrector", minimum=0)

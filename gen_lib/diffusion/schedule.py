@@ -109,3 +109,17 @@ def uniform_timesteps(n: int, T: int, generator: torch.Generator) -> torch.Tenso
     n = check_count(n, name="n")
     T = check_count(T, name="T")
     return torch.randint(1, T + 1, (n,), generator=generator)
+
+
+def likelihood_timesteps(n: int, schedule: NoiseSchedule, generator: torch.Generator) -> torch.Tensor:
+    r"""学習用に $t$ を $p(t) \propto \beta_t / (1 - \bar{\alpha}_t)$ で n 個引く。形 (n,) の int64。
+
+    連続時間の尤度の重み $\lambda(t) = g(t)^2$ (Song et al. 2021b) を ε の損失に直すと
+    $\beta(t) / (1 - \bar{\alpha}(t))$ 倍になる。その重みで $t$ を引けば、重みのない ε の損失の勾配が
+    重み付きの損失の勾配の不偏推定になる (重点サンプリング)。$t = 1$ の重みは 1、$t = T$ は約 $\beta_T$。
+    """
+    n = check_count(n, name="n")
+    t = torch.arange(1, schedule.T + 1)
+    weights = schedule.beta(t) / (1 - schedule.alpha_bar(t))
+    return torch.multinomial(weights, n, replacement=True, generator=generator) + 1
+

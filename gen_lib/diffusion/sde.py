@@ -29,7 +29,8 @@ from abc import ABC, abstractmethod
 import torch
 
 from gen_lib.core.types import DiscreteModel, TimeScore
-from gen_lib.core.validation import check_count, check_positive
+from gen_lib.core.validation import (check_bool, check_callable, check_count,
+                                     check_positive)
 from gen_lib.diffusion.schedule import broadcast_to
 # --8<-- [end:imports]
 
@@ -84,6 +85,7 @@ class SDE(ABC):
         r"""逆向きのドリフト $f - g^2 s$ (SDE, Song et al. 2021 式 (6))、
         または $f - \tfrac12 g^2 s$ (確率フロー ODE, 式 (13))。"""
         g2 = broadcast_to(self.diffusion(t) ** 2, x)
+        probability_flow = check_bool(probability_flow, name="probability_flow")
         weight = 0.5 if probability_flow else 1.0
         return self.drift(x, t) - weight * g2 * score
 
@@ -217,8 +219,7 @@ def check_time_grid(t_start, t_end, n_steps) -> torch.Tensor:
     for name, value in (("t_start", t_start), ("t_end", t_end)):
         if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value <= 1:
             raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")
-    if isinstance(n_steps, bool) or not isinstance(n_steps, numbers.Integral) or n_steps < 1:
-        raise ValueError(f"n_steps must be an integer >= 1, got {n_steps!r}")
+    n_steps = check_count(n_steps, name="n_steps")
     if t_start == t_end:
         raise ValueError(f"t_start and t_end must differ, got {t_start}")
     return torch.linspace(float(t_start), float(t_end), int(n_steps) + 1, dtype=torch.float64)
@@ -234,9 +235,7 @@ def score_from_epsilon(model: DiscreteModel, sde: "SDE", T: int) -> TimeScore:
     連続版である。``model`` は整数でない時刻 $tT$ でも呼べるもの
     (学習したネットワークは $t$ の滑らかな関数)。
     """
-    if not callable(model):
-        raise ValueError(f"model must be callable as model(x, t), "
-                         f"got {type(model).__name__}")
+    check_callable(model, name="model", signature="(x, t)")
     if not callable(getattr(sde, "marginal", None)):
         raise ValueError(f"sde must have a marginal(t) method, "
                          f"got {type(sde).__name__}")

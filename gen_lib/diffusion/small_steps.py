@@ -10,7 +10,7 @@ q(x_{t-1} \mid x_t) \propto q(x_t \mid x_{t-1})\, q(x_{t-1})
 $$
 
 を格子の上で正規化して厳密に計算し、同じ平均と分散のガウス分布 $\mathcal{N}(\mu, \sigma^2)$
-との KL ダイバージェンス $D_{\mathrm{KL}}(q(x_{t-1} \mid x_t) \,\|\, \mathcal{N}(\mu, \sigma^2))$
+との KL ダイバージェンス $\mathrm{KL}(q(x_{t-1} \mid x_t) \,\|\, \mathcal{N}(\mu, \sigma^2))$
 を数値積分で求める。DDPM の逆過程 $q_\theta(x_{t-1} \mid x_t)$ はガウス分布なので、
 この KL が小さいほど 1 ステップを正確に表せる
 (Sohl-Dickstein et al. 2015; Feller 1949 の「小さなステップの逆はガウス」)。
@@ -71,7 +71,7 @@ def reverse_conditional(mixture: GaussianMixture, alpha_bar_prev: float,
 def reverse_conditional_gaussian_kl(mixture: GaussianMixture,
                                     alpha_bar_prev: float, beta: float,
                                     x_t: float, **grid) -> float:
-    r"""$D_{\mathrm{KL}}(q(x_{t-1} \mid x_t)
+    r"""$\mathrm{KL}(q(x_{t-1} \mid x_t)
     \,\|\, \mathcal{N}(\mu, \sigma^2))$ [nats] (1 次元、格子のリーマン和)。
 
     $\mu, \sigma^2$ は $q(x_{t-1} \mid x_t)$ 自身の平均と分散

@@ -20,7 +20,7 @@ import torch
 
 from gen_lib.core.numerics import logsumexp
 from gen_lib.core.validation import (as_array, as_points, as_tensor_points,
-                                     check_count, check_positive,
+                                     check_bool, check_count, check_positive,
                                      check_weights, make_rng)
 
 # --8<-- [end:imports]
@@ -60,9 +60,16 @@ class GaussianMixture:
                              "positive definite")
         # 呼び出し側の配列を書き換えても分布が変わらないよう、読み取り専用の複製を持つ。
         # L_k^{-1}: 呼び出しごとに連立方程式を解かないよう前計算する
-        chol_inv = np.linalg.inv(chol)
-        # Σ_k^{-1} = L_k^{-T} L_k^{-1}
-        precision = np.swapaxes(chol_inv, 1, 2) @ chol_inv
+        with np.errstate(over="ignore", invalid="ignore"):
+            chol_inv = np.linalg.inv(chol)
+            # Σ_k^{-1} = L_k^{-T} L_k^{-1}
+            precision = np.swapaxes(chol_inv, 1, 2) @ chol_inv
+        if not (np.all(np.isfinite(precision)) and np.all(np.diagonal(chol, axis1=1, axis2=2) > 0)):
+            # 例: std 1e-160 では Σ^{-1} = 1e320 が float64 を超え、スコアが NaN になる
+            raise ValueError("covariances are too small or ill-conditioned: their "
+                             "inverse overflows float64 (smallest variance "
+                             f"{np.min(np.linalg.eigvalsh(cov)):.3g}; std**2 "
+                             "for isotropic_mixture)")
         arrays = [("weights", w), ("means", mu), ("covariances", cov),
                   ("_chol", chol), ("_chol_inv", chol_inv),
                   ("_precision", precision)]
@@ -91,7 +98,8 @@ class GaussianMixture:
         diag = np.diagonal(self._chol, axis1=1, axis2=2)
         log_det = 2.0 * np.log(diag).sum(axis=1)
         log_norm = -0.5 * (self.dim * math.log(2 * math.pi) + log_det)
-        return self._log_weights + log_norm - 0.5 * np.sum(z**2, axis=-1)
+        with np.errstate(over="ignore"):  # 遠すぎる点は -inf (log_prob・score が検出する)
+            return self._log_weights + log_norm - 0.5 * np.sum(z**2, axis=-1)
 
     def log_prob(self, x) -> np.ndarray:
         r"""$\log p(x)$ を logsumexp で安定に計算する。形 (N,)。"""
@@ -107,6 +115,7 @@ class GaussianMixture:
         成分 $k \sim \pi$ を選び $x = \mu_k + L_k \varepsilon$ とする。
         """
         n = check_count(n, name="n")
+        return_labels = check_bool(return_labels, name="return_labels")
         rng = make_rng(seed)
         labels = rng.choice(len(self.weights), size=n, p=self.weights)
         eps = rng.standard_normal((n, self.dim))
@@ -142,7 +151,11 @@ class GaussianMixture:
         形 (N, K)。
         """
         a = self.component_log_prob(x)
-        return np.exp(a - logsumexp(a, axis=1, keepdims=True))
+        log_p = logsumexp(a, axis=1, keepdims=True)
+        if not np.all(np.isfinite(log_p)):
+            raise ValueError("x is too far from every component: "
+                             "log p(x) underflows to -inf")
+        return np.exp(a - log_p)
 
     def score(self, x) -> np.ndarray:
         r"""スコア $\nabla_x \log p(x)$。形 (N, d)。
@@ -153,8 +166,13 @@ class GaussianMixture:
         r = self.responsibilities(x)
         diff = x[:, None, :] - self.means[None]
         # Σ_k^{-1}(x - μ_k)
-        precision_diff = np.einsum("kij,nkj->nki", self._precision, diff)
-        return -np.einsum("nk,nkd->nd", r, precision_diff)
+        with np.errstate(over="ignore", invalid="ignore"):
+            precision_diff = np.einsum("kij,nkj->nki", self._precision, diff)
+            score = -np.einsum("nk,nkd->nd", r, precision_diff)
+        if not np.all(np.isfinite(score)):
+            raise ValueError("x is too far from the components: the score "
+                             "overflows float64")
+        return score
     # --8<-- [end:score]
 
     def log_prob_torch(self, x: torch.Tensor) -> torch.Tensor:

@@ -1,4 +1,4 @@
-r"""二つの峰を持つ条件付き分布: 白黒画像の着色を 1 次元に縮めたおもちゃの例。
+r"""二つのモードを持つ条件付き分布: 白黒画像の着色を 1 次元に縮めたおもちゃの例。
 
 条件 $c \in [-1, 1]$ (灰色の明るさ) に対して、出力 $y$ (色) は二通りありうる。
 
@@ -56,14 +56,14 @@ def as_pairs(y, c) -> tuple[np.ndarray, np.ndarray]:
 # --8<-- [start:two_mode]
 @dataclass(frozen=True)
 class TwoModeConditional:
-    r"""2 峰の条件付き分布。
+    r"""2 つのモードを持つ条件付き分布。
 
     $p(y \mid c) = w \mathcal{N}(y; g(c), \sigma^2)
     + (1-w) \mathcal{N}(y; -g(c), \sigma^2)$。
     """
 
-    noise_std: float = 0.1  # σ: 峰の幅
-    upper_weight: float = 0.5  # w: 上の峰 (y > 0) を選ぶ確率
+    noise_std: float = 0.1  # σ: モードの幅
+    upper_weight: float = 0.5  # w: 上のモード (y > 0) を選ぶ確率
 
     def __post_init__(self):
         check_positive(self.noise_std, name="noise_std")
@@ -74,7 +74,7 @@ class TwoModeConditional:
 
     @staticmethod
     def branch(c) -> np.ndarray:
-        r"""峰の位置 $g(c) = 1 + \frac{1}{2}\sin(\pi c)$。二つの峰は $\pm g(c)$。"""
+        r"""モードの位置 $g(c) = 1 + \frac{1}{2}\sin(\pi c)$。二つのモードは $\pm g(c)$。"""
         return 1.0 + 0.5 * np.sin(np.pi * as_conditions(c))
 
     def log_prob(self, y, c) -> np.ndarray:
@@ -120,7 +120,7 @@ class TwoModeConditional:
 # --8<-- [start:off_mode]
 def off_mode_fraction(target: TwoModeConditional, y, c,
                       n_std: float = 3.0) -> float:
-    r"""近いほうの峰 $\pm g(c)$ から $n_\mathrm{std}\,\sigma$ より遠い点の割合。
+    r"""近いほうのモード $\pm g(c)$ から $n_\mathrm{std}\,\sigma$ より遠い点の割合。
 
     データのない低密度域に落ちた割合である。
 

@@ -64,12 +64,12 @@ def partition_errors(settings: PartitionSettings) -> dict:
 
 @dataclass(frozen=True)
 class ProductOfExpertsSettings:
-    r"""専門家の積: 二重井戸 $f_1$ (x_1 = ±c に山) と、右上に中心を持つガウス型エネルギー $f_2$。"""
+    r"""専門家の積: 二重井戸 $f_1$ (x_1 = ±ξ にモード) と、右上に中心を持つガウス型エネルギー $f_2$。"""
 
     box: float = 3.0  # 格子の範囲 [-box, box]^2
     n_points: int = 121  # 格子の 1 軸あたりの点数
-    well_height: float = 2.0  # h, 二重井戸 f_1 の高さ
-    well_center: float = 1.0  # c, 二重井戸 f_1 の谷の位置 x_1 = ±c
+    well_height: float = 2.0  # κ, 二重井戸 f_1 の障壁の高さ
+    well_center: float = 1.0  # ξ, 二重井戸 f_1 の谷の位置 x_1 = ±ξ
     gaussian_mean: tuple[float, ...] = (0.7, 0.6)  # μ, ガウス型エネルギー f_2 の平均
     gaussian_std: tuple[float, ...] = (1.0, 0.7)  # f_2 の軸ごとの標準偏差 (Λ = diag(1/std²))
 

@@ -1,7 +1,7 @@
 r"""第 1 章「生成モデルとはなにか」の実験: 無条件のサンプリングと、着色問題のおもちゃの例。
 
-着色の例では、2 峰の条件付き分布 $p(y \mid c)$ のデータで、二乗誤差の回帰 $\hat{y}_\theta(c)$ と
-混合密度ネットワーク $q_\theta(y \mid c)$ を学習し、出力が峰から離れる割合と対数尤度を比べる。
+着色の例では、2 つのモードを持つ条件付き分布 $p(y \mid c)$ のデータで、2 乗誤差の回帰 $\hat{y}_\theta(c)$ と
+混合密度ネットワーク $q_\theta(y \mid c)$ を学習し、出力がモードから離れる割合と対数尤度を比べる。
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def sample_unconditional(n: int = 1000,
 
 @dataclass(frozen=True)
 class SamplingSettings:
-    r"""円周上の 8 峰の混合 $q_\theta$ の密度とサンプル。"""
+    r"""円周上の 8 個のモードの混合 $q_\theta$ の密度とサンプル。"""
 
     n: int = 1000  # n, 引くサンプルの数
     lim: float = 3.0  # 密度を描く範囲 [-lim, lim]^2
@@ -60,14 +60,14 @@ def unconditional_sampling(settings: SamplingSettings) -> dict:
 class ColorizationSettings:
     r"""着色のおもちゃの例: $p(y \mid c) = w \mathcal{N}(g(c), \sigma^2) + (1-w) \mathcal{N}(-g(c), \sigma^2)$。"""
 
-    noise_std: float = 0.1  # σ, 峰の幅
-    upper_weight: float = 0.5  # w, 上の峰 (y > 0) を選ぶ確率
+    noise_std: float = 0.1  # σ, モードの幅
+    upper_weight: float = 0.5  # w, 上のモード (y > 0) を選ぶ確率
     n_train: int = 2000  # N, 訓練データ (c^n, y^n) の数
     n_test: int = 4000  # 評価データの数
     hidden: int = 32  # 回帰と MDN の MLP の隠れ層の幅
     regressor_steps: int = 300  # 回帰の学習の反復回数 (フルバッチの Adam)
     regressor_lr: float = 1e-2  # 回帰の学習率
-    mdn_components: int = 3  # K, MDN の混合数 (峰の数 2 は教えない)
+    mdn_components: int = 3  # K, MDN の混合数 (モードの数 2 は教えない)
     mdn_steps: int = 600  # MDN の学習の反復回数 (フルバッチの Adam)
     mdn_lr: float = 5e-3  # MDN の学習率
     slice_c: float = 0.5  # 断面 p(y | c) を描く条件 c
@@ -79,12 +79,12 @@ class ColorizationSettings:
 
 @experiment(ColorizationSettings)
 def colorization(settings: ColorizationSettings) -> dict:
-    r"""回帰と MDN を学習し、出力・サンプル・断面の密度・峰から離れた割合・対数尤度を返す。
+    r"""回帰と MDN を学習し、出力・サンプル・断面の密度・モードから離れた割合・対数尤度を返す。
 
     戻り値: 訓練データ ``c``, ``y``、評価データ ``c_test``, ``y_test`` と MDN のサンプル ``y_mdn``、
     回帰の曲線 ``c_curve``, ``regressor_curve`` と $E[y \mid c]$ (``mean_curve``)、
     $c$ = slice_c での ``y_slice``, ``slice_true`` ($p$), ``slice_mdn`` ($q_\theta$), ``slice_regressor``、
-    峰から $3\sigma$ 以上離れた割合 ``off_mode`` ({"true", "regressor", "mdn"})、
+    モードから $3\sigma$ 以上離れた割合 ``off_mode`` ({"true", "regressor", "mdn"})、
     評価データの平均対数尤度 ``log_likelihood`` ({"true": E[log p(y|c)], "mdn": E[log q_θ(y|c)]})。
     """
     target = TwoModeConditional(noise_std=settings.noise_std, upper_weight=settings.upper_weight)
@@ -92,7 +92,7 @@ def colorization(settings: ColorizationSettings) -> dict:
     c_test, y_test = target.sample_joint(settings.n_test, seed=settings.seed + 1)  # 評価用の別のデータ
 
     regressor = train_mean_regressor(y, c, hidden=settings.hidden, steps=settings.regressor_steps,
-                                     lr=settings.regressor_lr, seed=settings.seed)  # 二乗誤差の決定的な関数
+                                     lr=settings.regressor_lr, seed=settings.seed)  # 2 乗誤差の決定的な関数
     mdn = train_mdn(y, c, n_components=settings.mdn_components, hidden=settings.hidden,  # 最尤推定の q_θ(y|c)
                     steps=settings.mdn_steps, lr=settings.mdn_lr, seed=settings.seed)
     y_regressor = predict(regressor, c_test)

@@ -1,4 +1,4 @@
-r"""第 1 章「暗黙的生成モデル」の実験: 円周上の 8 峰での GAN の学習と、1 次元の最適識別器。
+r"""第 1 章「暗黙的生成モデル」の実験: 円周上の 8 個のモードの混合での GAN の学習と、1 次元の最適識別器。
 
 - ``gan_training``: GAN を学習し、チェックポイントごとのエネルギー距離とモード被覆、損失の履歴、
   いくつかのステップのサンプルを返す。距離は同じ分布からの 2 つのサンプル集合どうしの距離
@@ -86,8 +86,8 @@ class OptimalDiscriminatorSettings:
     r"""1 次元の例: $p = \tfrac12 \mathcal{N}(-1.5, 0.5^2) + \tfrac12 \mathcal{N}(1.5, 0.5^2)$,
     $q_\theta = \mathcal{N}(0.5, 1)$。"""
 
-    data_means: tuple[float, ...] = (-1.5, 1.5)  # p の山の平均 (混合比は等しい)
-    data_std: float = 0.5  # p の山の標準偏差
+    data_means: tuple[float, ...] = (-1.5, 1.5)  # p の成分の平均 (混合比は等しい)
+    data_std: float = 0.5  # p の成分の標準偏差
     model_mean: float = 0.5  # q_θ の平均
     model_std: float = 1.0  # q_θ の標準偏差
     x_limit: float = 7.0  # 格子の範囲 [-x_limit, x_limit]

@@ -1,4 +1,4 @@
-r"""第 1 章「記号一覧」の実験: おもちゃの 2 次元分布の厳密な $\log p(x)$ を格子で計算し、標本を引く。"""
+r"""第 1 章「記号一覧」の実験: おもちゃの 2 次元分布の厳密な $\log p(x)$ を格子で計算し、サンプルを引く。"""
 
 from __future__ import annotations
 
@@ -13,13 +13,13 @@ from gen_lib.distributions.gaussian_mixture import asymmetric_mixture, ring_of_g
 
 @dataclass(frozen=True)
 class ToySettings:
-    """円周上の 8 峰 (``ring_of_gaussians``) と非対称な 3 成分 (``asymmetric_mixture``) の混合。"""
+    """円周上の 8 個のモード (``ring_of_gaussians``) と非対称な 3 成分 (``asymmetric_mixture``) の混合。"""
 
     ring_lim: float = 3.0  # 円周の混合を計算する範囲 [-ring_lim, ring_lim]^2
     asymmetric_lim: float = 4.5  # 非対称な混合の範囲
     n_grid: int = 301  # 格子の 1 軸の点数
-    n_samples: int = 400  # 各分布から引く標本の数
-    seed: int = 0  # 標本のシード (円周: seed, 非対称: seed + 1)
+    n_samples: int = 400  # 各分布から引くサンプルの数
+    seed: int = 0  # サンプルのシード (円周: seed, 非対称: seed + 1)
 
 
 @experiment(ToySettings)

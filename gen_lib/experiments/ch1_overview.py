@@ -3,7 +3,7 @@ r"""第 1 章「拡散モデルの概要」の実験: 前向き過程でデー�
 
 データ分布がガウス混合なら、$x_t$ の周辺分布
 $q(x_t) = \sum_k \pi_k \mathcal{N}(\sqrt{\bar\alpha_t}\,\mu_k, \bar\alpha_t \Sigma_k + (1 - \bar\alpha_t) I)$
-は ``mixture.noised(√ᾱ_t, √(1 - ᾱ_t))`` で厳密に分かる。標本は閉じた形 (一度に) とマルコフ連鎖の
+は ``mixture.noised(√ᾱ_t, √(1 - ᾱ_t))`` で厳密に分かる。サンプルは閉じた形 (一度に) とマルコフ連鎖の
 2 通りで作る。
 """
 
@@ -17,18 +17,17 @@ import torch
 
 from gen_lib.core.experiment import experiment
 from gen_lib.core.grid import plane_points
-from gen_lib.core.nn import single_thread
 from gen_lib.core.validation import make_generator
-from gen_lib.diffusion.ddpm import ddpm_step
 from gen_lib.diffusion.forward_noising import (alpha_bar_at, alpha_bar_from_betas, cosine_beta_schedule,
                                                linear_beta_schedule, noise_data, run_forward_chain)
+from gen_lib.diffusion.samplers import ddpm_sample
 from gen_lib.distributions.gaussian_mixture import isotropic_mixture, ring_of_gaussians
 from gen_lib.experiments import ch3_models
 
 
 @dataclass(frozen=True)
 class ForwardSettings:
-    """円周上の 8 峰のデータに線形スケジュールでノイズを加える。"""
+    """円周上の 8 個のモードのデータに線形スケジュールでノイズを加える。"""
 
     n: int = 400  # N, データ x_0 の数
     T: int = 1000  # T, 時刻の数 (線形スケジュール β_1 = 10^{-4} … β_T = 0.02)
@@ -40,8 +39,8 @@ class ForwardSettings:
 
 @experiment(ForwardSettings)
 def forward_process(settings: ForwardSettings) -> dict:
-    r"""時刻 $t$ (``times``) ごとの $\bar\alpha_t$ (``alpha_bar``)、閉じた形の標本 ``closed_form`` と
-    連鎖の標本 ``chain`` (どちらも (len(times), N, 2))、``axis`` と厳密な $\log q(x_t)$ ``log_q``
+    r"""時刻 $t$ (``times``) ごとの $\bar\alpha_t$ (``alpha_bar``)、閉じた形のサンプル ``closed_form`` と
+    連鎖のサンプル ``chain`` (どちらも (len(times), N, 2))、``axis`` と厳密な $\log q(x_t)$ ``log_q``
     ((len(times), n_grid, n_grid)、行が $x_2$)。"""
     data = ring_of_gaussians()
     x0 = data.sample(settings.n, seed=settings.seed)
@@ -78,22 +77,22 @@ def schedules(settings: ScheduleSettings) -> dict:
 
 @dataclass(frozen=True)
 class LatentSettings:
-    """1 次元の 3 峰のデータ分布から出発した $q(x_t)$ の時間変化と、標本の経路。"""
+    """3 つのモードを持つ 1 次元のデータ分布から出発した $q(x_t)$ の時間変化と、サンプルの経路。"""
 
-    data_means: tuple[float, ...] = (-2.0, 0.5, 2.5)  # μ_k, データ分布の峰の位置
-    data_std: float = 0.3  # 峰の標準偏差
-    data_weights: tuple[float, ...] = (0.3, 0.5, 0.2)  # π_k, 峰の重み
+    data_means: tuple[float, ...] = (-2.0, 0.5, 2.5)  # μ_k, データ分布のモードの位置
+    data_std: float = 0.3  # モードの標準偏差
+    data_weights: tuple[float, ...] = (0.3, 0.5, 0.2)  # π_k, モードの重み
     T: int = 1000  # T, 時刻の数 (線形スケジュール)
     time_stride: int = 5  # 密度を計算する時刻の間隔
     x_limit: float = 4.0  # 密度を計算する範囲 [-x_limit, x_limit]
     n_grid: int = 241  # その格子点の数
-    n_candidates: int = 50  # 各峰から 1 点ずつ x_0 を選ぶために引く点の数
+    n_candidates: int = 50  # 各モードから 1 点ずつ x_0 を選ぶために引く点の数
     seed: int = 0  # x_0 (seed) と連鎖 (seed + 1) のシード
 
 
 @experiment(LatentSettings)
 def latent_marginals(settings: LatentSettings) -> dict:
-    r"""``times``、``xs``、密度 ``density`` ($q(x_t)$ (len(xs), len(times)))、各峰から 1 点ずつ出発した
+    r"""``times``、``xs``、密度 ``density`` ($q(x_t)$ (len(xs), len(times)))、各モードから 1 点ずつ出発した
     経路 ``path`` ((T+1, K))。"""
     data = isotropic_mixture([[m] for m in settings.data_means], std=settings.data_std,
                              weights=list(settings.data_weights))
@@ -106,7 +105,7 @@ def latent_marginals(settings: LatentSettings) -> dict:
         a = alpha_bar_at(alpha_bar, int(t))
         density.append(np.exp(data.noised(math.sqrt(a), math.sqrt(1.0 - a)).log_prob(xs[:, None])))
     x0, labels = data.sample(settings.n_candidates, seed=settings.seed, return_labels=True)
-    x0 = x0[[np.flatnonzero(labels == k)[0] for k in range(len(settings.data_means))]]  # 各峰から 1 点ずつ
+    x0 = x0[[np.flatnonzero(labels == k)[0] for k in range(len(settings.data_means))]]  # 各モードから 1 点ずつ
     path = run_forward_chain(x0, betas, seed=settings.seed + 1, return_path=True)  # (T+1, K, 1)
     return {"times": times, "xs": xs, "density": np.stack(density, axis=1), "path": path[:, :, 0]}
 
@@ -122,18 +121,11 @@ class GenerationSettings:
 
 @experiment(GenerationSettings)
 def generation_process(settings: GenerationSettings) -> dict:
-    r"""祖先サンプリング ($t = T, \dots, 1$ と ``ddpm_step``) の途中の $x_t$ を ``shown_times`` で記録する。
+    r"""祖先サンプリング (``ddpm_sample``) の途中の $x_t$ を ``shown_times`` で記録する。
     戻り値は ``times`` と ``samples`` ((len(times), N, 2))。"""
     schedule = ch3_models.schedule()
     model, _ = ch3_models.trained_ddpm()
-    x = torch.randn((settings.n, 2), generator=make_generator(settings.seed), dtype=torch.float64)  # x_T
-    generator = make_generator(settings.seed + 1)
-    snapshots = {schedule.T: x.numpy()}
-    with torch.no_grad(), single_thread():
-        for t in range(schedule.T, 0, -1):
-            tt = torch.full((settings.n,), t)
-            noise = torch.randn(x.shape, generator=generator, dtype=x.dtype)
-            x = ddpm_step(schedule, x, tt, model(x, tt), noise)  # x_{t-1}
-            snapshots[t - 1] = x.numpy()
+    x_T = torch.randn((settings.n, 2), generator=make_generator(settings.seed), dtype=torch.float64)
+    path = ddpm_sample(schedule, model, x_T, seed=settings.seed + 1, return_path=True).numpy()
     times = list(settings.shown_times)
-    return {"times": np.array(times), "samples": np.stack([snapshots[t] for t in times])}
+    return {"times": np.array(times), "samples": path[times]}

@@ -1,6 +1,6 @@
 r"""第 2 章「デノイジングスコアマッチング」の実験: DSM − ESM が定数であること、Tweedie の公式、学習したスコア。
 
-データは円周上の 8 峰のガウス混合 (``ring_of_gaussians``)。ノイズを加えた分布 $p_\sigma$ もガウス混合なので
+データは円周上に 8 個のモードが並ぶガウス混合 (``ring_of_gaussians``)。ノイズを加えた分布 $p_\sigma$ もガウス混合なので
 (``mixture.noised(1.0, σ)``、共分散 $\Sigma_k + \sigma^2 I$)、$\nabla \log p_\sigma$ と事後平均
 $\mathbb{E}[x \mid \tilde{x}]$ が厳密に分かる。
 """
@@ -27,7 +27,7 @@ from gen_lib.score_based.score_matching import evaluate_score
 
 @dataclass(frozen=True)
 class DsmSettings:
-    """1 つの σ の DSM で円周上の 8 峰のスコアを学習し、恒等式・Tweedie の公式・スコア場を調べる設定。"""
+    """1 つの σ の DSM で円周上の 8 個のモードの混合のスコアを学習し、恒等式・Tweedie の公式・スコア場を調べる設定。"""
 
     sigma: float = 0.5  # σ, 加えるノイズの大きさ
     n_data: int = 2000  # N, 固定したデータ D の大きさ
@@ -147,7 +147,7 @@ def tweedie_denoising(settings: DsmSettings) -> dict:
 
     戻り値: ``clean`` (背景に描くデータ)、``panels`` (厳密なスコアの tweedie_sigmas、学習したスコアの順) の各要素が
     ``{"sigma", "learned", "noisy", "denoised", "max_gap", "rms_gap"}``
-    (gap は事後平均 ``mixture_posterior_mean`` との差の最大値と二乗平均平方根)。
+    (gap は事後平均 ``mixture_posterior_mean`` との差の最大値と 2 乗平均平方根)。
     """
     mixture = ring_of_gaussians()
     cases = [(sigma, False, settings.seed + 3) for sigma in settings.tweedie_sigmas]

@@ -11,7 +11,8 @@ r"""第 2 章の NCSN の実験: ランジュバン法が失敗する設定で�
 from __future__ import annotations
 
 # --8<-- [start:imports]
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -20,8 +21,9 @@ from gen_lib.core.grid import plane_points
 from gen_lib.core.types import NoiseConditionalScore
 from gen_lib.core.validation import as_points, make_rng
 from gen_lib.distributions.gaussian_mixture import GaussianMixture
-from gen_lib.metrics.mode_weights import estimate_mode_weights
+from gen_lib.metrics.mode_weights import estimate_mode_weights, mode_weight_error
 from gen_lib.metrics.score_error import relative_score_error
+from gen_lib.metrics.two_sample import energy_distance, noise_floor
 from gen_lib.score_based.annealed_langevin import annealed_langevin_sample
 from gen_lib.score_based.langevin import (
     langevin_failure_setting, langevin_sample, separated_modes_mixture,
@@ -55,26 +57,32 @@ class NcsnSettings:
 class SamplerSettings:
     """焼きなましランジュバン法と、それと比べるサンプラー。"""
 
-    step_size: float = 0.015  # ε, 最後の段 σ_L の刻み幅 (段 i では ε σ_i² / σ_L²)
-    n_steps_each: int = 200  # T, 各段のステップ数
+    step_size: float = 0.015  # τ, 最後の段 σ_L のステップ幅 (段 i では τ σ_i² / σ_L²)
+    n_steps_each: int = 200  # M, 各段のステップ数
     n_chains: int = 1000  # 連鎖の本数 (ランジュバン法の失敗設定と同じ)
     seed: int = 0  # 初期値・ノイズ・比べる相手のシード (langevin_failure_setting)
     ncsn: NcsnSettings = NcsnSettings()  # 使う NCSN の学習の設定
-# --8<-- [end:settings]
 
 
 def noise_levels(settings: NcsnSettings = NcsnSettings()) -> np.ndarray:
     r"""実験で使う $\sigma_1 > \cdots > \sigma_L$。"""
     return geometric_noise_levels(settings.sigma_max, settings.sigma_min, settings.n_levels)
+# --8<-- [end:settings]
 
 
 @experiment(NcsnSettings)
 def training(settings: NcsnSettings) -> dict:
-    """失敗設定の分布から引いたデータ D で NCSN を学習する。戻り値は ``{"state_dict", "history"}``。"""
+    """失敗設定の分布から引いたデータ D で NCSN を学習する。
+
+    戻り値は ``{"state_dict", "history", "seconds"}`` (seconds は学習にかかった時間。ビルドではほかの
+    実験と並行して測るので目安である)。
+    """
     data = separated_modes_mixture().sample(settings.n_data, seed=settings.data_seed)
-    return train_ncsn(data, noise_levels(settings), steps=settings.steps, batch_size=settings.batch_size,
-                      lr=settings.lr, hidden=settings.hidden, n_hidden_layers=settings.n_hidden_layers,
-                      seed=settings.seed)
+    start = time.perf_counter()
+    result = train_ncsn(data, noise_levels(settings), steps=settings.steps, batch_size=settings.batch_size,
+                        lr=settings.lr, hidden=settings.hidden, n_hidden_layers=settings.n_hidden_layers,
+                        seed=settings.seed)
+    return {**result, "seconds": time.perf_counter() - start}
 
 
 def trained_ncsn(settings: NcsnSettings = NcsnSettings()) -> tuple[NoiseConditionalScoreNet, list[float]]:
@@ -120,6 +128,7 @@ class EvaluationSettings:
     n_grid: int = 81  # 密度と誤差の格子の 1 軸の点数
     n_arrows: int = 13  # 矢印の格子の 1 軸の点数
     n_shown_data: int = 300  # 地図に重ねるデータ点の数
+    near_mode: float = 2.0  # 「モードの近く」とみなす中心からの距離 (成分の標準偏差 1 の 2 倍)
     seed: int = 0  # 乱数のシード (点と加えるノイズはここからずらして作る)
     ncsn: NcsnSettings = NcsnSettings()  # 使う NCSN の学習の設定
 
@@ -141,7 +150,8 @@ def score_maps(settings: EvaluationSettings) -> dict:
     誤差は $\sigma$ を掛けて $\sigma$ によらず比べられる大きさにした $\sigma \|s_\theta - \nabla \log p_\sigma\|$。
 
     戻り値: ``axis`` (n,)、矢印の位置 ``arrows_at`` (M, 2)、データ点 ``data``、``levels`` の各要素が
-    ``{"index", "sigma", "density" (n, n), "exact" (M, 2), "learned" (M, 2), "error" (n, n)}``。
+    ``{"index", "sigma", "density" (n, n), "exact" (M, 2), "learned" (M, 2), "error" (n, n)}`` と、
+    誤差の要約 ``max_error``・``median_error``・``near_mode_max_error`` (モードの中心から near_mode 以内の格子点での最大)。
     """
     mixture = separated_modes_mixture()
     model, _ = trained_ncsn(settings.ncsn)
@@ -150,6 +160,7 @@ def score_maps(settings: EvaluationSettings) -> dict:
     axis = np.linspace(-settings.lim, settings.lim, settings.n_grid)
     grid = plane_points(axis)
     arrows_at = plane_points(np.linspace(-settings.lim, settings.lim, settings.n_arrows))
+    near = np.min(np.linalg.norm(grid[:, None, :] - mixture.means[None], axis=2), axis=1) <= settings.near_mode
     levels = []
     for i in settings.shown_levels:
         sigma = float(sigmas[i])
@@ -157,7 +168,9 @@ def score_maps(settings: EvaluationSettings) -> dict:
         density = np.exp(mixture.noised(1.0, sigma).log_prob(grid))  # p_σ
         levels.append({"index": i, "sigma": sigma, "density": density.reshape(axis.size, axis.size),
                        "exact": exact(arrows_at, sigma), "learned": model.score_numpy(arrows_at, sigma),
-                       "error": error.reshape(axis.size, axis.size)})
+                       "error": error.reshape(axis.size, axis.size),
+                       "max_error": float(error.max()), "median_error": float(np.median(error)),
+                       "near_mode_max_error": float(error[near].max())})
     return {"axis": axis, "arrows_at": arrows_at, "levels": levels,
             "data": mixture.sample(settings.n_shown_data, seed=settings.seed)}
 
@@ -168,12 +181,16 @@ def compare_samplers(model: NoiseConditionalScoreNet, settings: SamplerSettings)
 
     総ステップ数はそろえる: ランジュバン法も焼きなましと同じ $L T$ ステップ回す。
 
-    - ``plain_exact``: ランジュバン法 + 厳密なスコア $\nabla \log p$ (ε = 0.1)
-    - ``plain_learned``: ランジュバン法 + 学習したスコア $s_\theta(x, \sigma_L)$ (同じ ε)
+    - ``plain_exact``: ランジュバン法 + 厳密なスコア $\nabla \log p$ (τ = 0.1)
+    - ``plain_learned``: ランジュバン法 + 学習したスコア $s_\theta(x, \sigma_L)$ (同じ τ)
     - ``annealed_exact``: 焼きなましランジュバン法 + 厳密な $\nabla \log p_{\sigma_i}$
     - ``annealed_learned``: 焼きなましランジュバン法 + 学習した $s_\theta(x, \sigma_i)$
     - ``reference``: 比べる相手の厳密なサンプル $x \sim p$
     """
+    if not isinstance(model, NoiseConditionalScoreNet):  # サンプラーを走らせる前に確かめる
+        raise ValueError(f"model must be a NoiseConditionalScoreNet, got {type(model).__name__}")
+    if not isinstance(settings, SamplerSettings):
+        raise ValueError(f"settings must be a SamplerSettings, got {type(settings).__name__}")
     setting = langevin_failure_setting(settings.n_chains, seed=settings.seed)
     mixture, sigmas, T = setting.mixture, noise_levels(settings.ncsn), settings.n_steps_each
     sigma_min = float(sigmas[-1])
@@ -195,7 +212,10 @@ def compare_samplers(model: NoiseConditionalScoreNet, settings: SamplerSettings)
 # --8<-- [end:compare_samplers]
 
 
-@experiment(SamplerSettings)
+REPEAT_SEEDS = (0, 10, 20)  # 比較を繰り返すときの初期値・ノイズのシード (1 回 12 s ほどかかるので 3 回)
+
+
+@experiment(SamplerSettings, variants=tuple(SamplerSettings(seed=s) for s in REPEAT_SEEDS[1:]))
 def sampler_comparison(settings: SamplerSettings) -> dict[str, dict[str, np.ndarray]]:
     r"""学習した NCSN での ``compare_samplers`` のサンプル ``samples`` と、モードの重み ``weights`` $\hat{\pi}$。"""
     samples = compare_samplers(trained_ncsn(settings.ncsn)[0], settings)
@@ -213,3 +233,58 @@ def annealing_path(settings: SamplerSettings) -> dict[str, np.ndarray]:
     path = annealed_langevin_sample(model.score_numpy, setting.x0, sigmas, settings.step_size,
                                     settings.n_steps_each, seed=setting.seed, return_path=True)
     return {"sigmas": sigmas, "path": path}
+
+
+@dataclass(frozen=True)
+class TableSettings:
+    """4 つのサンプラーを、初期値・ノイズ・比べる相手を変えて繰り返し比べる (ページの表)。"""
+
+    seeds: tuple[int, ...] = REPEAT_SEEDS  # 繰り返しごとの SamplerSettings.seed
+    floor_pairs: int = 100  # ノイズの床を平均する組の数 (1 組ごとのばらつきが大きいので多めに)
+    floor_seed: int = 5000  # ノイズの床のシード
+    sampler: SamplerSettings = SamplerSettings()  # 比べるサンプラーの設定 (seed 以外)
+
+
+SAMPLERS = ("plain_exact", "plain_learned", "annealed_exact", "annealed_learned")
+
+
+@experiment(TableSettings)
+def sampler_table(settings: TableSettings) -> dict:
+    r"""``sampler_comparison`` を seeds ごとに走らせた平均。
+
+    戻り値: サンプラーごとの ``distance`` (エネルギー距離の平均)、``ratio`` (床の平均との比)、
+    ``weight_error`` (全変動距離の平均)、``pi1`` ($\hat{\pi}_1$ の平均)、``pi1_se`` (その標準誤差
+    $\sqrt{0.2 \cdot 0.8 / (RN)}$ ではなく、繰り返しのサンプル標準偏差 $/\sqrt{R}$)、``floor`` (floor_pairs,)、
+    ``repeats`` $R$、``n_chains`` $N$。
+    """
+    distances = {key: [] for key in SAMPLERS}
+    errors = {key: [] for key in SAMPLERS}
+    pi1 = {key: [] for key in SAMPLERS}
+    mixture = separated_modes_mixture()
+    for seed in settings.seeds:
+        result = sampler_comparison(replace(settings.sampler, seed=seed))
+        samples = result["samples"]
+        for key in SAMPLERS:
+            distances[key].append(energy_distance(samples[key], samples["reference"]))
+            errors[key].append(mode_weight_error(mixture, samples[key]))
+            pi1[key].append(result["weights"][key][0])
+    floor = noise_floor(mixture.sample, settings.sampler.n_chains, distance=energy_distance,
+                        n_pairs=settings.floor_pairs, seed=settings.floor_seed)
+    repeats = len(settings.seeds)
+    return {
+        key: {"distance": float(np.mean(distances[key])), "ratio": float(np.mean(distances[key]) / floor.mean()),
+              "weight_error": float(np.mean(errors[key])), "pi1": float(np.mean(pi1[key])),
+              "pi1_se": float(np.std(pi1[key], ddof=1) / np.sqrt(repeats))}
+        for key in SAMPLERS
+    } | {"floor": floor, "repeats": repeats, "n_chains": settings.sampler.n_chains}
+
+
+@experiment(SamplerSettings, timing=True)
+def sampling_time(settings: SamplerSettings) -> dict:
+    """学習した NCSN での焼きなましランジュバン法 1 回 (n_chains 本 × L T ステップ) の時間 ``seconds``。"""
+    setting = langevin_failure_setting(settings.n_chains, seed=settings.seed)
+    model, _ = trained_ncsn(settings.ncsn)
+    start = time.perf_counter()
+    annealed_langevin_sample(model.score_numpy, setting.x0, noise_levels(settings.ncsn), settings.step_size,
+                             settings.n_steps_each, seed=setting.seed)
+    return {"seconds": time.perf_counter() - start}

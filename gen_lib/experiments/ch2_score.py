@@ -15,7 +15,7 @@ from gen_lib.score_based.score import score_from_energy
 
 
 def one_dimensional_mixture() -> GaussianMixture:
-    r"""1 次元の 2 峰の混合 $0.3\,\mathcal{N}(-2, 0.6^2) + 0.7\,\mathcal{N}(1.5, 0.6^2)$。"""
+    r"""2 つのモードを持つ 1 次元の混合 $0.3\,\mathcal{N}(-2, 0.6^2) + 0.7\,\mathcal{N}(1.5, 0.6^2)$。"""
     return isotropic_mixture([[-2.0], [1.5]], std=0.6, weights=[0.3, 0.7])
 
 
@@ -34,7 +34,7 @@ def score_by_normalizer(settings: NormalizerSettings) -> dict:
     r"""$Z$ ごとに $\gamma(x) = Z p(x)$ のエネルギー $f = -\log p - \log Z$ を自動微分したスコア $-\nabla f$。
 
     戻り値: 格子 ``x`` (n,)、``density`` $p(x)$、閉じた形のスコア ``exact``、``scores`` ({Z: (n,)})、
-    スコアの符号が変わる格子点 ``zeros`` (山の頂上と谷底)。
+    スコアの符号が変わる格子点 ``zeros`` (モードと谷底)。
     """
     mixture = one_dimensional_mixture()
     x = np.linspace(settings.low, settings.high, settings.n_points)[:, None]
@@ -59,7 +59,7 @@ class FieldSettings:
 
 @experiment(FieldSettings)
 def score_fields(settings: FieldSettings) -> dict:
-    r"""円周上の 8 峰 (``ring``) と重みの違う 3 峰 (``asymmetric``) の密度 $p(x)$ とスコア $\nabla_x \log p(x)$。
+    r"""円周上の 8 個のモードの混合 (``ring``) と重みの違う 3 つのモードの混合 (``asymmetric``) の密度 $p(x)$ とスコア $\nabla_x \log p(x)$。
 
     戻り値: 密度の格子の目盛り ``axis``、矢印の位置 ``arrows_at`` (M, 2)、分布ごとに
     ``density`` (n, n) と ``score`` (M, 2)。

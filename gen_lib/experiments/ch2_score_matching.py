@@ -38,7 +38,7 @@ class ScoreMatchingSettings:
     eval_every: int = 50  # 数値積分で J_ESM, J_ISM を測る間隔 (ステップ)
     box: float = 4.5  # b, 数値積分の箱 [-b, b]^2 (質量のほぼすべて 1 - 2e-8 が入る)
     grid_points: int = 81  # 数値積分の格子の 1 軸の点数
-    n_monte_carlo: int = 4000  # 標本平均で目的関数を推定する点の数
+    n_monte_carlo: int = 4000  # サンプル平均で目的関数を推定する点の数
     lim: float = 3.5  # スコア場を描く範囲 [-lim, lim]^2
     n_arrows: int = 15  # 矢印の格子の 1 軸の点数
     n_fine: int = 141  # 誤差の地図の格子の 1 軸の点数

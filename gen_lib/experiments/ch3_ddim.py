@@ -1,5 +1,5 @@
 r"""第 3 章「DDIM」の実験: 学習した DDPM (``ch3_models``) を DDIM でステップ数を変えてサンプリングし、
-厳密なサンプルとの 2 標本距離 (エネルギー距離と 2-ワッサースタイン距離) をノイズの床と並べる。
+厳密なサンプルとの 2 サンプル距離 (エネルギー距離と 2-ワッサースタイン距離) をノイズの床と並べる。
 
 どの実験も、同じ $x_T$ (シード ``seed``) から出発し、同じ厳密なサンプル (シード ``seed + 2``) と比べる。
 ノイズの床 (``noise_floors``) は「確率微分方程式による見方」の節も使う。
@@ -27,7 +27,7 @@ from gen_lib.metrics.wasserstein import wasserstein2
 # --8<-- [start:settings]
 @dataclass(frozen=True)
 class FloorSettings:
-    """ノイズの床: 厳密なサンプルどうしの 2 標本距離。"""
+    """ノイズの床: 厳密なサンプルどうしの 2 サンプル距離。"""
 
     n_samples: int = 500  # N, 1 つのサンプル集合の点の数
     n_pairs: int = 10  # 距離を測る組の数

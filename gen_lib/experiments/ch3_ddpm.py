@@ -1,6 +1,6 @@
 r"""第 3 章「DDPM」「なぜ小さなステップを重ねるのか」「DDPM とスコア」の実験。
 
-データ分布 $p$ は円周上の 8 峰 (``ch3_models.data_distribution``)、学習済みの $\varepsilon_\theta$ は
+データ分布 $p$ は円周上の 8 個のモードの混合 (``ch3_models.data_distribution``)、学習済みの $\varepsilon_\theta$ は
 ``ch3_models.trained_ddpm`` (線形スケジュール、$T = 1000$) を読み込む (ここでは学習しない)。
 $p$ はガウス混合なので、$q(x_t)$ も理想的な $\varepsilon^*$ (``exact_epsilon``) も、エントロピー $H(p)$ も
 厳密に (または数値積分で) 分かる。
@@ -131,7 +131,7 @@ def variational_bound(settings: DdpmSettings) -> dict:
 
 @experiment(DdpmSettings)
 def ancestral_samples(settings: DdpmSettings) -> dict:
-    r"""学習済み ε_θ の祖先サンプリング (分散 β̃_t と β_t、同じ x_T と同じノイズ) と 2 標本距離。
+    r"""学習済み ε_θ の祖先サンプリング (分散 β̃_t と β_t、同じ x_T と同じノイズ) と 2 サンプル距離。
 
     戻り値: ``exact`` (厳密なサンプル)、``samples`` {variance: (N_s, 2)}、``energy`` / ``w2``
     {variance: 厳密なサンプルとの距離}、``energy_floor`` / ``w2_floor`` (厳密なサンプルどうしの距離の組)
@@ -182,20 +182,20 @@ def epsilon_error(settings: DdpmSettings) -> dict:
 
 @dataclass(frozen=True)
 class SmallStepsSettings:
-    """1 次元の 2 峰のデータで、逆向きの 1 歩 q(x_{t-1} | x_t) とそのガウス近似の KL を測る設定。"""
+    """2 つのモードを持つ 1 次元のデータで、逆向きの 1 歩 q(x_{t-1} | x_t) とそのガウス近似の KL を測る設定。"""
 
     means: tuple[float, ...] = (-2.0, 2.0)  # μ_k, データ分布 p の成分の平均
     std: float = 0.5  # 成分の標準偏差
     weights: tuple[float, ...] = (0.3, 0.7)  # π_k, 混合比
     alpha_bar_prev: float = 1.0  # ᾱ_{t-1} (1 なら x_{t-1} = x_0、データに戻る最後の 1 歩)
     betas: tuple[float, ...] = tuple(float(b) for b in np.geomspace(1e-4, 0.5, 25))  # 測る β
-    x_ts: tuple[float, ...] = (0.0, 0.5)  # 条件にする x_t (2 峰の境目の近く)
+    x_ts: tuple[float, ...] = (0.0, 0.5)  # 条件にする x_t (2 つのモードの境目の近く)
     panel_betas: tuple[float, ...] = (0.3, 0.01)  # 密度を描く β (大きい・小さい)
     panel_x_t: float = 0.0  # 密度を描く x_t
 
 
 def small_steps_mixture(settings: SmallStepsSettings) -> GaussianMixture:
-    """1 次元の 2 峰の混合分布 p。"""
+    """2 つのモードを持つ 1 次元の混合分布 p。"""
     return isotropic_mixture([[m] for m in settings.means], settings.std, weights=list(settings.weights))
 
 

@@ -1,7 +1,7 @@
 r"""第 3 章「確率フロー ODE と厳密な尤度」の実験: 厳密なスコアでの検算、Hutchinson の推定量の揺らぎ、
 学習した DDPM とフローマッチングの負の対数尤度、DDIM ($\eta = 0$) が ODE の解に近づくこと。
 
-データは円周上の 8 峰 (``ch3_models.data_distribution``)。ガウス混合なので、前向き過程の周辺分布 $p_t$、
+データは円周上の 8 個のモードの混合 (``ch3_models.data_distribution``)。ガウス混合なので、前向き過程の周辺分布 $p_t$、
 そのスコア、データの対数密度 $\log p(x)$ がすべて厳密に分かる。過程は DDPM の線形スケジュールの
 連続版の VP SDE ($\beta_{\min} = 0.1$, $\beta_{\max} = 20$)。
 """
@@ -16,7 +16,8 @@ import torch
 
 from gen_lib.core.experiment import experiment
 from gen_lib.core.nn import single_thread
-from gen_lib.diffusion.likelihood import divergence_exact, ode_log_likelihood
+from gen_lib.diffusion.likelihood import (divergence_exact, ode_log_likelihood,
+                                         sde_kl_bound)
 from gen_lib.diffusion.ode import ddim_ode, probability_flow, solve_reference
 from gen_lib.diffusion.samplers import ddim_sample
 from gen_lib.diffusion.sde import VPSDE, exact_score, score_from_epsilon
@@ -80,10 +81,10 @@ class LikelihoodSettings:
     """学習した DDPM とフローマッチングの負の対数尤度を確率フロー ODE で測る設定。"""
 
     n_points: int = 200  # 対数尤度を求める検証用の x ~ p の数 (学習データとは別)
-    n_entropy: int = 200_000  # エントロピー H(p) のモンテカルロの標本数
+    n_entropy: int = 200_000  # エントロピー H(p) のモンテカルロのサンプル数
     t_start: float = 1e-3  # DDPM の ODE を始める時刻 (= 1/T。t = 0 では s(t) = 0)
     rtol: float = 1e-5  # DOP853 の相対許容誤差 (絶対許容誤差も同じ)
-    seed: int = 1  # 検証用の点のシード (エントロピーの標本は seed + 1)
+    seed: int = 1  # 検証用の点のシード (エントロピーのサンプルは seed + 1)
 # --8<-- [end:settings]
 
 
@@ -128,6 +129,29 @@ def model_likelihoods(settings: LikelihoodSettings) -> dict:
             "entropy": entropy_terms.mean(),
             "entropy_se": entropy_terms.std(ddof=1) / np.sqrt(settings.n_entropy),
             "log_p": log_p, **results}
+
+
+@dataclass(frozen=True)
+class BoundSettings:
+    """同じ DDPM を逆向き SDE のモデルとみたときの KL の上界 (スコアの誤差の項) を測る設定。"""
+
+    n_points: int = 2000  # x_0 ~ p の数 (時刻ごとに同じ x_0 とノイズを使う)
+    n_times: int = 40  # t_start から 1 までの対数格子の時刻の数
+    t_start: float = 1e-3  # 確率フロー ODE の尤度と同じ、積分を始める時刻
+    seed: int = 3  # x_0 のシード (ノイズは seed + 1)
+
+
+@experiment(BoundSettings)
+def sde_bound(settings: BoundSettings) -> dict:
+    r"""学習した DDPM のスコア $-\varepsilon_\theta / s(t)$ と厳密なスコアの ``sde_kl_bound``
+    (``bound`` [nats]、``integrand``) と、その時刻 ``times``。"""
+    p, sde = data_distribution(), VPSDE()
+    model, _ = trained_ddpm()
+    times = np.geomspace(settings.t_start, 1.0, settings.n_times)
+    with single_thread():
+        out = sde_kl_bound(score_from_epsilon(model, sde, schedule().T), exact_score(p, sde), sde,
+                           p.sample(settings.n_points, seed=settings.seed), times, seed=settings.seed + 1)
+    return {**out, "times": times}
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-r"""第 3 章で共有する学習済みモデル: 円周上の 8 峰 (記号一覧の ``ring_of_gaussians``) で学習した
+r"""第 3 章で共有する学習済みモデル: 円周上の 8 個のモードの混合 (記号一覧の ``ring_of_gaussians``) で学習した
 DDPM の $\varepsilon_\theta$ とフローマッチングの $v_\theta$。
 
 2 つは同じネットワーク (``TimeConditionedMLP``)・同じデータ・同じ予算 (ステップ数・バッチ・学習率) で学習する。
@@ -23,7 +23,7 @@ from gen_lib.distributions.gaussian_mixture import GaussianMixture, ring_of_gaus
 # --8<-- [start:settings]
 @dataclass(frozen=True)
 class ModelSettings:
-    """円周上の 8 峰で DDPM とフローマッチングを学習する設定 (両者で共通)。"""
+    """円周上の 8 個のモードの混合で DDPM とフローマッチングを学習する設定 (両者で共通)。"""
 
     n_data: int = 20000  # N, データセット D の大きさ
     data_seed: int = 30  # D を p から引くシード
@@ -33,12 +33,13 @@ class ModelSettings:
     lr: float = 2e-3  # Adam の学習率 (余弦で 0 まで下げる)
     hidden: int = 128  # 隠れ層のユニット数
     n_hidden_layers: int = 3  # 隠れ層の数
+    timesteps: str = "uniform"  # DDPM の学習で t を引く分布 ("likelihood" は尤度の重み)
     seed: int = 0  # 初期値・ミニバッチ・時刻・ノイズのシード
 # --8<-- [end:settings]
 
 
 def data_distribution() -> GaussianMixture:
-    """第 3 章のデータ分布 p: 半径 2、標準偏差 0.15 の円周上の 8 峰。"""
+    """第 3 章のデータ分布 p: 半径 2、標準偏差 0.15 の、円周上の 8 個のモードの混合。"""
     return ring_of_gaussians()
 
 
@@ -58,7 +59,8 @@ def ddpm_training(settings: ModelSettings) -> dict:
     with single_thread():
         network, history = train_ddpm(training_data(settings), schedule(settings), steps=settings.steps,
                                       batch_size=settings.batch_size, lr=settings.lr, hidden=settings.hidden,
-                                      n_hidden_layers=settings.n_hidden_layers, seed=settings.seed)
+                                      n_hidden_layers=settings.n_hidden_layers, timesteps=settings.timesteps,
+                                      seed=settings.seed)
     return {"state_dict": network.state_dict(), "history": history}
 
 

@@ -1,8 +1,8 @@
-r"""第 3 章「確率微分方程式による見方」の実験: VP・sub-VP・VE の 3 つの過程を円周上の 8 峰で比べる。
+r"""第 3 章「確率微分方程式による見方」の実験: VP・sub-VP・VE の 3 つの過程を円周上の 8 個のモードの混合で比べる。
 
 - 周辺分布の係数 $m(t)$, $s(t)$ と、DDPM の $\bar{\alpha}_t$ が VP の $m(t)^2$ に近づく様子
-- 前向きの SDE と逆向きの SDE (厳密なスコア) の標本路
-- 逆向きの SDE をオイラー・丸山法 (修正子なし・あり) で解いたサンプルの 2 標本距離:
+- 前向きの SDE と逆向きの SDE (厳密なスコア) のサンプルパス
+- 逆向きの SDE をオイラー・丸山法 (修正子なし・あり) で解いたサンプルの 2 サンプル距離:
   厳密なスコア (3 つの過程) と、学習した DDPM の $\varepsilon_\theta$ から作ったスコア (VP)
 
 比べる相手の厳密なサンプルとノイズの床は「DDIM」の節 (``ch3_ddim``) と同じ作り方
@@ -56,9 +56,9 @@ class QualitySettings:
 
 @dataclass(frozen=True)
 class PathSettings:
-    """標本路と周辺分布の曲線。"""
+    """サンプルパスと周辺分布の曲線。"""
 
-    n_paths: int = 200  # 標本路の本数
+    n_paths: int = 200  # サンプルパスの本数
     n_steps: int = 100  # 前向き・逆向きのオイラー・丸山法の歩数
     n_times: int = 101  # 曲線と密度を描く時刻の数 (0 から 1 まで等間隔)
     n_grid: int = 161  # x_1 の密度の格子の点の数
@@ -103,7 +103,7 @@ def marginal_curves(settings: PathSettings) -> dict:
 
 @experiment(PathSettings)
 def sample_paths(settings: PathSettings) -> dict:
-    r"""過程ごとの前向き・逆向き (厳密なスコア) の標本路 (各 (n_steps + 1, n_paths, 2)) と、
+    r"""過程ごとの前向き・逆向き (厳密なスコア) のサンプルパス (各 (n_steps + 1, n_paths, 2)) と、
     $p_t$ の $x_1$ 方向の周辺密度 (n_times, n_grid)。逆向きの路の時刻は 1 から $10^{-3}$。"""
     mixture = data_distribution()
     x_0 = torch.as_tensor(mixture.sample(settings.n_paths, seed=settings.seed))

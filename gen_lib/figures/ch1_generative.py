@@ -45,14 +45,14 @@ def generative_colorization(seed: int = 0) -> Figure:
                rasterized=True)
     ax.plot(r["c_curve"], r["regressor_curve"], color=MODEL_COLOR, lw=2.5, label=r"回帰 $\hat{y}_\theta(c)$")
     ax.plot(r["c_curve"], r["mean_curve"], color="black", lw=1.2, ls="--", label=r"$E[y \mid c]$")
-    ax.set_title(f"決定的な回帰 (二乗誤差)\n峰から 3σ 以上離れた出力: {off['regressor']:.1%}", fontsize=10)
+    ax.set_title(f"決定的な回帰 (2 乗誤差)\nモードから 3σ 以上離れた出力: {off['regressor']:.1%}", fontsize=10)
 
     ax = axes[1]
     ax.scatter(r["c_test"], r["y_test"], s=3, color="0.75", alpha=0.5,
                label=r"真のサンプル $y \sim p(y \mid c)$", rasterized=True)
     ax.scatter(r["c_test"], r["y_mdn"], s=3, color=MODEL_COLOR, alpha=0.4,
                label=r"生成 $y \sim q_\theta(y \mid c)$", rasterized=True)
-    ax.set_title(f"条件付き生成 (混合密度ネットワーク)\n峰から 3σ 以上離れたサンプル: "
+    ax.set_title(f"条件付き生成 (混合密度ネットワーク)\nモードから 3σ 以上離れたサンプル: "
                  f"{off['mdn']:.1%} (真の分布 {off['true']:.1%})", fontsize=10)
 
     for ax in axes[:2]:

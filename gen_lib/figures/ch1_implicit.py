@@ -52,7 +52,7 @@ def gan_training_figure(seed: int = 0):
     ax_loss = fig.add_subplot(grid[1, 2:])
 
     ax_dist.plot(checkpoints, r["distances"], "o-", ms=3, color=MODEL_COLOR, label="GAN とデータ")
-    # 同じ分布からの 2 つの標本でも距離は 0 にならない (標本の揺らぎ): その目安 (ノイズの床の平均)
+    # 同じ分布からの 2 組のサンプルでも距離は 0 にならない (サンプルの揺らぎ): その目安 (ノイズの床の平均)
     ax_dist.axhline(r["noise_floor"].mean(), color=DATA_COLOR, ls="--", lw=1,
                     label=f"データどうし ({settings.n_eval} 点ずつ)")
     ax_dist.legend(fontsize=8)

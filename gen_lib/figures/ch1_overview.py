@@ -72,7 +72,7 @@ def noise_schedules(seed: int = 0) -> Figure:
 
 @figure("ch1-overview-latent.svg")
 def latent_paths(seed: int = 0) -> Figure:
-    """1 次元のデータ分布から出発した q(x_t) の時間変化 (濃淡) と、x_0 から x_T への標本の経路 (線)。"""
+    """1 次元のデータ分布から出発した q(x_t) の時間変化 (濃淡) と、x_0 から x_T へのサンプルの経路 (線)。"""
     r = latent_marginals(LatentSettings(seed=seed))
     times, xs, path = r["times"], r["xs"], r["path"]
 
@@ -81,12 +81,12 @@ def latent_paths(seed: int = 0) -> Figure:
                       extent=(times[0], times[-1], xs[0], xs[-1]))
     for n in range(path.shape[1]):
         ax.plot(np.arange(path.shape[0]), path[:, n], color=MODEL_COLOR, linewidth=0.6, alpha=0.9,
-                label="標本の経路 $x_0, x_1, \\dots, x_T$" if n == 0 else None)
+                label="サンプルの経路 $x_0, x_1, \\dots, x_T$" if n == 0 else None)
     ax.scatter(np.zeros(path.shape[1]), path[0], color=ACCENT_COLOR, zorder=3, s=16, clip_on=False,
                label="データ $x_0$")
     ax.grid(False)
     ax.set(xlabel="時刻 $t$", ylabel="$x_t$", ylim=(xs[0], xs[-1]),
-           title=r"$q(x_t)$ の濃淡: 3 峰の分布がほぼ $\mathcal{N}(0, 1)$ になる")
+           title=r"$q(x_t)$ の濃淡: 3 つのモードの分布がほぼ $\mathcal{N}(0, 1)$ になる")
     ax.legend(loc="upper right", fontsize=9, framealpha=0.9)
     fig.colorbar(image, ax=ax, label="$q(x_t)$")
     return fig

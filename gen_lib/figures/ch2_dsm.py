@@ -59,14 +59,14 @@ def tweedie_panels(seed: int = 0) -> Figure:
                    label=r"$\tilde{x} + \sigma^2 \nabla \log p_\sigma(\tilde{x})$")
         if panel["learned"]:
             title = (rf"DSM で学習した $s_\theta$, $\sigma = {sigma}$" + "\n"
-                     + rf"事後平均との差 (二乗平均平方根) {panel['rms_gap']:.3f}")
+                     + rf"事後平均との差 (2 乗平均平方根) {panel['rms_gap']:.3f}")
         else:
             title = rf"厳密なスコア, $\sigma = {sigma}$" + "\n" + rf"事後平均との差は最大 {panel['max_gap']:.1e}"
         ax.set(xlim=(-4, 4), ylim=(-4, 4), aspect="equal", xlabel="$x_1$", title=title)
         ax.title.set_fontsize(9.5)
     axes[0].set_ylabel("$x_2$")
     axes[0].legend(fontsize=8, loc="lower left", framealpha=0.9)
-    fig.suptitle(r"Tweedie の公式: 赤い点 $E[x \mid \tilde{x}]$ はノイズ入りの点 (灰色) を峰の方へ引き戻す",
+    fig.suptitle(r"Tweedie の公式: 赤い点 $E[x \mid \tilde{x}]$ はノイズ入りの点 (灰色) をモードの方へ引き戻す",
                  fontsize=10)
     return fig
 

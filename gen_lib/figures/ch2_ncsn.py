@@ -100,7 +100,7 @@ def ncsn_annealing(seed: int = 0) -> Figure:
         _square(ax, LIM + 2, title=title, xlabel="$x_1$")
     axes[0].set_ylabel("$x_2$")
     fig.suptitle(rf"焼きなましランジュバン法 (学習した NCSN, $L = {len(sigmas)}$, $T = {settings.n_steps_each}$, "
-                 rf"$\varepsilon = {settings.step_size}$)", fontsize=11)
+                 rf"$\tau = {settings.step_size}$)", fontsize=11)
     return fig
 
 

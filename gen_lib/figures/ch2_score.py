@@ -28,7 +28,7 @@ def score_one_dimensional(seed: int = 0) -> Figure:
     ax_s.axhline(0.0, color="0.5", lw=0.8)
     ax_p.set(ylabel="非正規化密度", title="$Z$ を変えると密度の高さは変わる")
     ax_s.set(xlabel="$x$", ylabel="スコア $s(x)$", ylim=(-6, 6),
-             title="スコアは同じ (緑の縦線: $s(x) = 0$、山の頂上と谷底)")
+             title="スコアは同じ (緑の縦線: $s(x) = 0$、モードと谷底)")
     ax_p.legend(fontsize=8, loc="upper left")
     ax_s.legend(fontsize=8, loc="upper right")
     return fig
@@ -50,7 +50,7 @@ def _field_panel(ax, axis, arrows_at, field, title: str):
 
 @figure("ch2-score-field.svg")
 def score_field(seed: int = 0) -> Figure:
-    """円周上の 8 峰と非対称な 3 峰の混合のスコアの場を、密度 (灰色の濃淡) に重ねる。"""
+    """円周上の 8 個のモードの混合と非対称な 3 つのモードの混合のスコアの場を、密度 (灰色の濃淡) に重ねる。"""
     result = score_fields()
     fig, axes = new_figure(1, 2, width=10.0, height=4.8)
     titles = {"ring": "円周上の 8 つのガウス分布", "asymmetric": "重みの違う 3 つのガウス分布"}

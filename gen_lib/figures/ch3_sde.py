@@ -1,4 +1,4 @@
-r"""第 3 章「確率微分方程式による見方」の図: 3 つの過程の周辺分布と標本路、逆向きの SDE のサンプルの質。
+r"""第 3 章「確率微分方程式による見方」の図: 3 つの過程の周辺分布とサンプルパス、逆向きの SDE のサンプルの質。
 
 計算は ``gen_lib.experiments.ch3_sde`` と ``ch3_ddim`` (ノイズの床) が行い、ここでは結果を描くだけである。
 """
@@ -35,7 +35,7 @@ def sde_marginals(seed: int = 0) -> Figure:
 
 @figure("ch3-sde-paths.svg")
 def sde_paths(seed: int = 0) -> Figure:
-    """過程ごとの前向き (左) と逆向き (右、厳密なスコア) の標本路の x_1 成分。背景は p_t の x_1 方向の密度。"""
+    """過程ごとの前向き (左) と逆向き (右、厳密なスコア) のサンプルパスの x_1 成分。背景は p_t の x_1 方向の密度。"""
     settings = PathSettings(seed=seed)
     result = sample_paths(settings)
     n_shown = 25
@@ -59,7 +59,7 @@ def sde_paths(seed: int = 0) -> Figure:
                 ax.set_title(title, fontsize=10)
             if row == 2:
                 ax.set_xlabel("$t$")
-    fig.suptitle(f"標本路 ({n_shown} 本の $x_1$ 成分)。背景は $p_t$ の $x_1$ 方向の密度", fontsize=10)
+    fig.suptitle(f"サンプルパス ({n_shown} 本の $x_1$ 成分)。背景は $p_t$ の $x_1$ 方向の密度", fontsize=10)
     return fig
 
 

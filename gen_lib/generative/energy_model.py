@@ -64,9 +64,11 @@ def quadratic_energy(x, mean, precision) -> np.ndarray:
 
 def double_well_energy(x, height: float = 2.0,
                        center: float = 1.0) -> np.ndarray:
-    r"""二重井戸 $f(x) = h\,((x_1/c)^2 - 1)^2 + \tfrac12 \sum_{i \ge 2} x_i^2$。
+    r"""二重井戸 $f(x) = \kappa\,((x_1/\xi)^2 - 1)^2 + \tfrac12 \sum_{i \ge 2} x_i^2$。
 
-    $x_1 = \pm c$ でエネルギーが最小 (確率が最大) になり、1 次元なら山が 2 つの分布になる。
+    障壁の高さ $\kappa$ = height、谷の位置 $\xi$ = center。
+
+    $x_1 = \pm \xi$ でエネルギーが最小 (確率が最大) になり、1 次元ならモードが 2 つの分布になる。
     """
     height = check_positive(height, name="height")
     center = check_positive(center, name="center")

@@ -27,7 +27,7 @@ from torch import nn
 
 from gen_lib.core.nn import minibatch, train
 from gen_lib.core.validation import (as_array, as_points, as_tensor_points,
-                                     check_count, check_positive,
+                                     check_bool, check_count, check_positive,
                                      make_generator)
 from gen_lib.metrics.two_sample import energy_distance
 
@@ -76,6 +76,21 @@ class Discriminator(nn.Module):
 
 
 # --8<-- [start:losses]
+def _check_logits(logits, name: str) -> torch.Tensor:
+    """ロジットは形 (N,) (N >= 1) の有限な浮動小数点テンソル。"""
+    if not isinstance(logits, torch.Tensor) or not logits.is_floating_point():
+        raise ValueError(f"{name} must be a floating-point torch.Tensor, "
+                         f"got {type(logits).__name__}")
+    if logits.ndim != 1 or logits.shape[0] < 1:
+        raise ValueError(f"{name} must have shape (N,) with N >= 1, "
+                         f"got {tuple(logits.shape)}")
+    if not torch.isfinite(logits).all():
+        raise ValueError(f"{name} must be finite, got "
+                         f"{int((~torch.isfinite(logits)).sum())} "
+                         f"non-finite value(s)")
+    return logits
+
+
 def discriminator_loss(real_logits: torch.Tensor,
                        fake_logits: torch.Tensor) -> torch.Tensor:
     r"""識別器の損失 $-V$ のミニバッチ推定。
@@ -83,6 +98,8 @@ def discriminator_loss(real_logits: torch.Tensor,
     $-\log\sigma(a(x)) - \log(1 - \sigma(a(G(z))))$ の平均。ロジットのまま
     BCE を使うと $\log\sigma(a) = -\mathrm{softplus}(-a)$ が安定に計算される。
     """
+    real_logits = _check_logits(real_logits, "real_logits")
+    fake_logits = _check_logits(fake_logits, "fake_logits")
     real = F.binary_cross_entropy_with_logits(
         real_logits, torch.ones_like(real_logits))
     fake = F.binary_cross_entropy_with_logits(
@@ -98,7 +115,8 @@ def generator_loss(fake_logits: torch.Tensor, *,
     - 飽和 (ミニマックスそのもの): $\log(1 - D(G(z))) = -\mathrm{softplus}(a)$。
       $a \to -\infty$ (識別器に見破られている) で勾配 $-\sigma(a)$ が 0 に消える。
     """
-    if saturating:
+    fake_logits = _check_logits(fake_logits, "fake_logits")
+    if check_bool(saturating, name="saturating"):
         return -F.softplus(fake_logits).mean()
     return F.binary_cross_entropy_with_logits(
         fake_logits, torch.ones_like(fake_logits))
@@ -276,9 +294,9 @@ def value_function(p_x, q_x, d_x, dx: float) -> float:
     q = _grid_density(q_x, name="q_x", dx=dx, size=p.size)
     d = as_array(d_x, name="d_x", ndim=1)
     if d.size != p.size or np.any(d < 0) or np.any(d > 1):
+        span = f" in [{d.min():.3g}, {d.max():.3g}]" if d.size else ""
         raise ValueError(f"d_x must hold {p.size} values in [0, 1], "
-                         f"got {d.size} values "
-                         f"in [{d.min():.3g}, {d.max():.3g}]")
+                         f"got {d.size} values{span}")
     with np.errstate(divide="ignore"):
         total = np.sum(_xlogy(p, d)) + np.sum(_xlogy(q, 1.0 - d))
         return float(total * dx)

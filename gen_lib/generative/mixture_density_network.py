@@ -54,8 +54,9 @@ class MixtureDensityNetwork(torch.nn.Module):
                         c: torch.Tensor) -> torch.Tensor:
         r"""対数密度 $\log q_\theta(y \mid c)$。形 (N,)。
 
-        $\log q_\theta(y \mid c) = \mathrm{logsumexp}_k
-        [\log \pi_k + \log \mathcal{N}(y; \mu_k, \sigma_k^2)]$
+        $\log q_\theta(y \mid c) = \log \sum_k
+        \exp[\log \pi_k + \log \mathcal{N}(y; \mu_k, \sigma_k^2)]$
+        (log-sum-exp で計算する)
         """
         log_pi, mu, log_sigma = self(c)
         z = (y - mu) * torch.exp(-log_sigma)  # (y - μ_k) / σ_k

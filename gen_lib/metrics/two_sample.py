@@ -1,4 +1,4 @@
-r"""2 標本距離: 2 つのサンプル集合がどれだけ違う分布から来ているかを測る。
+r"""2 サンプル距離: 2 つのサンプル集合がどれだけ違う分布から来ているかを測る。
 
 密度が評価できないモデル (暗黙的生成モデル、拡散モデルのサンプラー) の出来を、
 データのサンプルとモデルのサンプルだけから数値で比べるための共通の道具である。
@@ -7,7 +7,7 @@ r"""2 標本距離: 2 つのサンプル集合がどれだけ違う分布から�
   $\mathcal{E}(P, Q) = 2\,\mathbb{E}\|X - Y\| - \mathbb{E}\|X - X'\| - \mathbb{E}\|Y - Y'\|$
 - ガウスカーネルの MMD² (Gretton et al. 2012):
   $\mathrm{MMD}^2(P, Q) = \mathbb{E}\,k(X, X') + \mathbb{E}\,k(Y, Y') - 2\,\mathbb{E}\,k(X, Y)$,
-  $k(x, y) = \exp(-\|x - y\|^2 / 2h^2)$
+  $k(x, y) = \exp(-\|x - y\|^2 / (2\ell^2))$ (幅 $\ell$ = bandwidth)
 
 ここで $X, X' \sim P$, $Y, Y' \sim Q$ は独立。どちらも 0 以上で、0 になるのは $P = Q$ のときに限る。
 サンプル集合は形 ``(N, d)`` の配列 (記号一覧のデータセット D と同じ形)。
@@ -19,8 +19,8 @@ from __future__ import annotations
 # --8<-- [start:imports]
 import numpy as np
 
-from gen_lib.core.validation import (as_points, check_count, check_positive,
-                                     make_rng)
+from gen_lib.core.validation import (as_points, check_bool, check_callable,
+                                     check_count, check_positive, make_rng)
 
 # --8<-- [end:imports]
 
@@ -73,7 +73,7 @@ def energy_distance(x, y) -> float:
 
 # --8<-- [start:mmd]
 def gaussian_kernel(x, y, bandwidth: float) -> np.ndarray:
-    r"""ガウスカーネル $k(x, y) = \exp(-\|x - y\|^2 / 2h^2)$ の行列。形 (N, M)。"""
+    r"""ガウスカーネル $k(x, y) = \exp(-\|x - y\|^2 / (2\ell^2))$ (幅 $\ell$ = bandwidth) の行列。形 (N, M)。"""
     h = check_positive(bandwidth, name="bandwidth")
     return np.exp(-pairwise_distances(x, y) ** 2 / (2.0 * h**2))
 
@@ -88,6 +88,7 @@ def mmd_squared(x, y, bandwidth: float, *, unbiased: bool = False) -> float:
     $\mathrm{MMD}^2$ になる (同じ分布なら期待値 0、値は負にもなりうる)。N, M >= 2 が必要。
     """
     x, y = _pair(x, y)
+    unbiased = check_bool(unbiased, name="unbiased")
     kxx = gaussian_kernel(x, x, bandwidth)
     kyy = gaussian_kernel(y, y, bandwidth)
     kxy = gaussian_kernel(x, y, bandwidth)
@@ -124,9 +125,8 @@ def noise_floor(sample, n: int, *, distance=energy_distance, n_pairs: int = 10, 
     """
     n = check_count(n, name="n", minimum=2)
     n_pairs = check_count(n_pairs, name="n_pairs")
-    if not callable(sample) or not callable(distance):
-        raise ValueError(f"sample and distance must be callable, got {type(sample).__name__} "
-                         f"and {type(distance).__name__}")
+    check_callable(sample, name="sample", signature="(n, seed)")
+    check_callable(distance, name="distance", signature="(x, y)")
     rng = make_rng(seed)
     return np.array([distance(sample(n, seed=rng), sample(n, seed=rng)) for _ in range(n_pairs)])
 # --8<-- [end:noise_floor]

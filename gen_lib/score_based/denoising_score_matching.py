@@ -26,7 +26,7 @@ import torch
 
 from gen_lib.core.types import ScoreModel
 from gen_lib.core.validation import (
-    as_points, as_tensor_points, check_positive, make_generator,
+    as_points, as_tensor_points, check_callable, check_positive, make_generator,
 )
 from gen_lib.distributions.gaussian_mixture import GaussianMixture
 from gen_lib.score_based.score_matching import evaluate_score
@@ -46,8 +46,7 @@ def denoising_score_matching_loss(score_fn: ScoreModel, x, sigma: float, *, gene
     """
     x = as_tensor_points(x).detach()
     sigma = check_positive(sigma, name="sigma")
-    if not callable(score_fn):
-        raise ValueError(f"score_fn must be callable (N, d) -> (N, d), got {type(score_fn).__name__}")
+    check_callable(score_fn, name="score_fn", signature="(x) -> (N, d)")
     eps = torch.randn(x.shape, generator=make_generator(generator), dtype=x.dtype)
     x_noisy = x + sigma * eps  # x̃ = x + σ ε
     target = -eps / sigma  # ∇_x̃ log N(x̃; x, σ² I) = -(x̃ - x)/σ²

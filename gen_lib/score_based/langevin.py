@@ -1,14 +1,15 @@
 r"""ランジュバン・モンテカルロ法: スコアだけを使って分布からサンプリングする。
 
-ステップ幅 $\varepsilon > 0$ (Song & Ermon 2019 の記号) で
+ステップ幅 $\tau > 0$ (Song & Ermon 2019 の $\epsilon$。第 3 章のノイズ $\varepsilon$ と区別する) で
 
 $$
-x_{k+1} = x_k + \frac{\varepsilon}{2} s(x_k) + \sqrt{\varepsilon}\, z_k, \qquad z_k \sim \mathcal{N}(0, I)
+x_{k+1} = x_k + \frac{\tau}{2} s(x_k) + \sqrt{\tau}\, z_k, \qquad z_k \sim \mathcal{N}(0, I)
 $$
 
-を繰り返す (Welling & Teh 2011; Roberts & Tweedie 1996)。$\varepsilon \to 0$, $K \to \infty$ の極限で
-$x_K$ の分布は $p(x)$ に近づく。$\varepsilon > 0$ のままでは定常分布が $p$ からずれる
-(ガウス分布なら閉形式: ``ula_gaussian_stationary_covariance``)。
+を繰り返す (Welling & Teh 2011; Roberts & Tweedie 1996)。$\tau \to 0$, $K \to \infty$ に加えて
+$\tau K \to \infty$ (連続時間で無限に長く動かす) とし、スコアがリプシッツ連続で $p$ が強対数凹か
+対数ソボレフ不等式を満たすなら、$x_K$ の分布は $p(x)$ に収束する (Durmus & Moulines 2017)。
+$\tau > 0$ のままでは定常分布が $p$ からずれる (ガウス分布なら閉形式: ``ula_gaussian_stationary_covariance``)。
 
 スコア関数 ``score_fn`` は「形 (N, d) の numpy 配列 → 形 (N, d) の numpy 配列」とする。
 N 本の連鎖を同時に (行ごとに独立に) 動かす。
@@ -23,7 +24,7 @@ import numpy as np
 
 from gen_lib.core.types import ScoreFunction
 from gen_lib.core.validation import (
-    as_array, as_points, check_count, check_positive, make_rng,
+    as_array, as_points, check_callable, check_count, check_positive, make_rng,
 )
 from gen_lib.distributions.gaussian_mixture import (
     GaussianMixture, isotropic_mixture,
@@ -34,11 +35,19 @@ from gen_lib.distributions.gaussian_mixture import (
 
 def langevin_step(score_fn: ScoreFunction, x: np.ndarray, step_size: float, rng: np.random.Generator,
                   *, where: str) -> np.ndarray:
-    r"""1 ステップ $x + \tfrac{\varepsilon}{2} s(x) + \sqrt{\varepsilon}\, z$。
+    r"""1 ステップ $x + \tfrac{\tau}{2} s(x) + \sqrt{\tau}\, z$ ($\tau$ = step_size)。
 
+    入力 (x は有限な (N, d)、step_size は正の有限な実数、rng は ``numpy.random.Generator``)、
     スコアの形 (N, d) と有限性、更新後の点の有限性を確かめる (発散を黙って NaN にしない)。
     where はエラーメッセージに入れる位置 (例: "step 3")。
     """
+    check_callable(score_fn, name="score_fn", signature="(x) -> (N, d)")
+    x = as_points(x, name="x")
+    step_size = check_positive(step_size, name="step_size")
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    if not isinstance(where, str):
+        raise ValueError(f"where must be a str, got {type(where).__name__}")
     s = np.asarray(score_fn(x), dtype=np.float64)
     if s.shape != x.shape:
         raise ValueError(f"score_fn must map points of shape {x.shape} to the same shape, got {s.shape}")
@@ -55,14 +64,13 @@ def langevin_step(score_fn: ScoreFunction, x: np.ndarray, step_size: float, rng:
 
 def langevin_sample(score_fn: ScoreFunction, x0, step_size: float, n_steps: int, seed=0, *,
                     record_every: int | None = None):
-    r"""$x_{k+1} = x_k + \tfrac{\varepsilon}{2} s(x_k) + \sqrt{\varepsilon}\, z_k$ を n_steps 回。
+    r"""$x_{k+1} = x_k + \tfrac{\tau}{2} s(x_k) + \sqrt{\tau}\, z_k$ を $K$ = n_steps 回 ($\tau$ = step_size)。
 
     x0 は形 (N, d) の初期値 (N 本の連鎖)。戻り値は $x_K$ (形 (N, d))。
     record_every = r を与えると ``(steps, snapshots)`` を返す: steps はステップ数
     $0, r, 2r, \dots$ (最後は必ず $K$)、snapshots はその時点の点で形 (len(steps), N, d)。
     """
-    if not callable(score_fn):
-        raise ValueError(f"score_fn must be callable, got {type(score_fn).__name__}")
+    check_callable(score_fn, name="score_fn", signature="(x) -> (N, d)")
     x = as_points(x0, name="x0").copy()
     step_size = check_positive(step_size, name="step_size")
     n_steps = check_count(n_steps, name="n_steps")
@@ -85,10 +93,10 @@ def langevin_sample(score_fn: ScoreFunction, x0, step_size: float, n_steps: int,
 def ula_gaussian_stationary_covariance(covariance, step_size: float) -> np.ndarray:
     r"""目標 $\mathcal{N}(\mu, \Sigma)$ に対するランジュバン連鎖の定常共分散。
 
-    $x_{k+1} - \mu = A (x_k - \mu) + \sqrt{\varepsilon} z_k$, $A = I - \tfrac{\varepsilon}{2}\Sigma^{-1}$
-    の定常共分散 $C$ は $C = A C A^\top + \varepsilon I$ を満たし、
-    $C = \Sigma\,(I - \tfrac{\varepsilon}{4}\Sigma^{-1})^{-1}$ (固有値ごとに $\lambda / (1 - \varepsilon / 4\lambda)$)。
-    連鎖が発散しない条件は $\varepsilon < 4 \lambda_{\min}(\Sigma)$。
+    $x_{k+1} - \mu = A (x_k - \mu) + \sqrt{\tau} z_k$, $A = I - \tfrac{\tau}{2}\Sigma^{-1}$
+    の定常共分散 $C$ は $C = A C A^\top + \tau I$ を満たし、
+    $C = \Sigma\,(I - \tfrac{\tau}{4}\Sigma^{-1})^{-1}$ (固有値ごとに $\lambda / (1 - \tau / 4\lambda)$)。
+    連鎖が発散しない条件は $\tau < 4 \lambda_{\min}(\Sigma)$ ($\tau$ = step_size)。
     """
     cov = as_array(covariance, name="covariance", ndim=2)
     if cov.shape[0] != cov.shape[1] or not np.allclose(cov, cov.T):
@@ -129,18 +137,18 @@ class LangevinSetting:
 
     mixture: GaussianMixture  # 目標分布 p(x) (厳密なスコア mixture.score を使う)
     x0: np.ndarray  # (N, d) 連鎖の初期値
-    step_size: float  # ε
+    step_size: float  # τ, ステップ幅
     n_steps: int  # K
     seed: int  # ランジュバン法のノイズ z_k のシード
     reference_seed: int  # 比較用の厳密なサンプル mixture.sample(N, reference_seed) のシード
 
     def reference_samples(self) -> np.ndarray:
-        """2 標本距離の相手にする $p(x)$ からの厳密なサンプル。形 (N, d)。"""
+        """2 サンプル距離の相手にする $p(x)$ からの厳密なサンプル。形 (N, d)。"""
         return self.mixture.sample(len(self.x0), seed=self.reference_seed)
 
 
 def langevin_failure_setting(n_chains: int = 1000, seed: int = 0) -> LangevinSetting:
-    r"""モードの重みを取り違える設定: 箱 $[-8, 8]^2$ の一様分布から $\varepsilon = 0.1$ で 1000 ステップ。"""
+    r"""モードの重みを取り違える設定: 箱 $[-8, 8]^2$ の一様分布から $\tau = 0.1$ で 1000 ステップ。"""
     n_chains = check_count(n_chains, name="n_chains")
     seed = check_count(seed, name="seed", minimum=0)
     x0 = uniform_box(n_chains, -8.0, 8.0, dim=2, seed=seed)

@@ -1,13 +1,13 @@
-r"""ノイズ条件付きスコアネットワーク (NCSN; Song & Ermon 2019) とその学習。
+r"""ノイズ条件付きスコアモデル (NCSN; Song & Ermon 2019) とその学習。
 
 データに大きさ $\sigma$ のガウスノイズを加えた分布
 $p_\sigma(\tilde{x}) = \int p(x)\, \mathcal{N}(\tilde{x}; x, \sigma^2 I)\, dx$ のスコアを、
 ノイズの大きさ $\sigma_1 > \sigma_2 > \cdots > \sigma_L$ (大きい順) のすべてについて 1 つのネットワーク
-$s_\theta(x, \sigma) \approx \nabla_x \log p_\sigma(x)$ で近似する。目的関数は各 $\sigma_i$ の
-デノイジングスコアマッチング損失 $\ell_{\mathrm{DSM}}(\theta; \sigma_i)$ の重み付き平均
+$s_\theta(x, \sigma) \approx \nabla_x \log p_\sigma(x)$ で近似する。目的関数は各 $\sigma_l$ の
+デノイジングスコアマッチング損失 $\ell_{\mathrm{DSM}}(\theta; \sigma_l)$ の重み付き平均
 
 $$
-\mathcal{L}(\theta) = \frac{1}{L} \sum_{i=1}^L \lambda(\sigma_i)\, \ell_{\mathrm{DSM}}(\theta; \sigma_i),
+J_{\mathrm{NCSN}}(\theta) = \frac{1}{L} \sum_{l=1}^L \lambda(\sigma_l)\, \ell_{\mathrm{DSM}}(\theta; \sigma_l),
 \qquad \lambda(\sigma) = \sigma^2
 $$
 
@@ -46,9 +46,9 @@ def check_noise_levels(sigmas) -> np.ndarray:
 
 
 def geometric_noise_levels(sigma_max: float, sigma_min: float, L: int) -> np.ndarray:
-    r"""等比数列 $\sigma_i = \sigma_{\max} (\sigma_{\min}/\sigma_{\max})^{(i-1)/(L-1)}$, $i = 1, \dots, L$。
+    r"""等比数列 $\sigma_l = \sigma_{\max} (\sigma_{\min}/\sigma_{\max})^{(l-1)/(L-1)}$, $l = 1, \dots, L$。
 
-    隣り合う比 $\sigma_{i+1}/\sigma_i$ が一定になる (Song & Ermon 2019)。形 (L,)。
+    隣り合う比 $\sigma_{l+1}/\sigma_l$ が一定になる (Song & Ermon 2019)。形 (L,)。
     """
     sigma_max = check_positive(sigma_max, name="sigma_max")
     sigma_min = check_positive(sigma_min, name="sigma_min")
@@ -100,7 +100,7 @@ class NoiseConditionalScoreNet(torch.nn.Module):
     def forward(self, x: torch.Tensor, sigma: float) -> torch.Tensor:
         x = as_tensor_points(x, dim=self.dim)
         sigma = check_positive(sigma, name="sigma")
-        c_in = torch.rsqrt(sigma**2 + self.data_scale**2)  # c(σ) = 1/√(σ² + σ_data²)
+        c_in = torch.rsqrt(torch.tensor(sigma, dtype=torch.float64)**2 + self.data_scale**2)  # c(σ) = 1/√(σ² + σ_data²)
         log_sigma = torch.full((x.shape[0], 1), math.log(sigma), dtype=x.dtype)
         return self.g(torch.cat([c_in * x, log_sigma], dim=1)) / sigma
 # --8<-- [end:model]
@@ -114,13 +114,21 @@ class NoiseConditionalScoreNet(torch.nn.Module):
 
 # --8<-- [start:loss]
 def ncsn_loss(model: NoiseConditionalScoreNet, x, sigmas, *, generator) -> torch.Tensor:
-    r"""$\mathcal{L}(\theta) = \frac{1}{L} \sum_i \sigma_i^2\, \ell_{\mathrm{DSM}}(\theta; \sigma_i)$ (スカラー)。
+    r"""$J_{\mathrm{NCSN}}(\theta) = \frac{1}{L} \sum_l \sigma_l^2\, \ell_{\mathrm{DSM}}(\theta; \sigma_l)$ (スカラー)。
 
-    各 $\sigma_i$ で ``denoising_score_matching_loss`` を呼ぶ。ノイズは 1 つの ``torch.Generator`` から
+    各 $\sigma_l$ で ``denoising_score_matching_loss`` を呼ぶ。ノイズは 1 つの ``torch.Generator`` から
     $\sigma_1, \sigma_2, \dots$ の順に引く (generator は int のシードでもよい)。
     重み $\lambda(\sigma) = \sigma^2$ により各項がおよそ同じ大きさになる (Song & Ermon 2019)。
     """
     sigmas = check_noise_levels(sigmas)
+    with np.errstate(over="ignore", under="ignore", divide="ignore"):
+        s2 = sigmas**2
+        if not np.all((s2 > 0) & np.isfinite(s2) & np.isfinite(1 / s2) & (1 / s2 > 0)):  # σ² と 1/σ² を表せる
+            raise ValueError(f"sigmas must lie in about [1e-150, 1e150] so that sigma**2 and 1/sigma**2 are "
+                             f"finite and non-zero in float64, got {sigmas.tolist()}")
+    if not callable(model) or not isinstance(getattr(model, "dim", None), int):
+        raise ValueError(f"model must be callable as model(x, sigma) and have an int attribute dim "
+                         f"(a NoiseConditionalScoreNet), got {type(model).__name__}")
     x = as_tensor_points(x, dim=model.dim)
     generator = make_generator(generator)  # int なら 1 度だけ Generator にする (σ ごとに別のノイズ)
     total = 0.0
@@ -128,7 +136,7 @@ def ncsn_loss(model: NoiseConditionalScoreNet, x, sigmas, *, generator) -> torch
         sigma = float(sigma)
         dsm = denoising_score_matching_loss(lambda x_tilde: model(x_tilde, sigma), x, sigma,
                                             generator=generator)
-        total = total + sigma**2 * dsm  # λ(σ_i) ℓ_DSM(θ; σ_i)
+        total = total + sigma**2 * dsm  # λ(σ_l) ℓ_DSM(θ; σ_l)
     return total / len(sigmas)
 # --8<-- [end:loss]
 
@@ -136,9 +144,9 @@ def ncsn_loss(model: NoiseConditionalScoreNet, x, sigmas, *, generator) -> torch
 # --8<-- [start:train]
 def train_ncsn(data, sigmas, *, steps: int = 3000, batch_size: int = 128, lr: float = 1e-2,
                hidden: int = 64, n_hidden_layers: int = 3, seed: int = 0) -> dict:
-    r"""データ $D$ (形 (N, d)) で $\mathcal{L}(\theta)$ を Adam で最小化する。
+    r"""データ $\mathcal{D}$ (形 (N, d)) で $J_{\mathrm{NCSN}}(\theta)$ を Adam で最小化する。
 
-    毎回 batch_size 点を $D$ から選び、ノイズを引き直す (乱数はすべて seed から作る)。
+    毎回 batch_size 点を $\mathcal{D}$ から選び、ノイズを引き直す (乱数はすべて seed から作る)。
     $\sigma_{\mathrm{data}}$ はデータの成分ごとの標準偏差の平均とする。
     学習率は余弦で 0 まで下げる。戻り値は ``{"state_dict": ..., "history": [損失, ...]}``。
     """
@@ -152,7 +160,7 @@ def train_ncsn(data, sigmas, *, steps: int = 3000, batch_size: int = 128, lr: fl
     model = NoiseConditionalScoreNet(x_all.shape[1], hidden=hidden, n_hidden_layers=n_hidden_layers,
                                      seed=seed, data_scale=data_scale)
 
-    def loss_fn(step: int) -> torch.Tensor:  # ミニバッチを選び、各 σ_i のノイズを引き直す
+    def loss_fn(step: int) -> torch.Tensor:  # ミニバッチを選び、各 σ_l のノイズを引き直す
         return ncsn_loss(model, minibatch(x_all, batch_size, generator), sigmas, generator=generator)
 
     history = train(model, loss_fn, steps=steps, lr=lr, cosine_decay=True)["loss"]

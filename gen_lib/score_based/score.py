@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from gen_lib.core.types import TorchScalarField
-from gen_lib.core.validation import as_points
+from gen_lib.core.validation import as_points, check_callable
 
 
 def _gradient(function: TorchScalarField, x, *, name: str) -> np.ndarray:
@@ -30,9 +30,7 @@ def _gradient(function: TorchScalarField, x, *, name: str) -> np.ndarray:
 
     点ごとに独立なので各行が $\nabla g(x^n)$ になる。
     """
-    if not callable(function):
-        raise ValueError(f"{name} must be callable, "
-                         f"got {type(function).__name__}")
+    check_callable(function, name=name)
     points = torch.tensor(as_points(x), dtype=torch.float64,
                           requires_grad=True)
     values = function(points)

@@ -8,7 +8,7 @@ r"""スコアマッチング: 正規化定数を使わずにスコア $s_\theta(
   $J_{\mathrm{SSM}}(\theta) = \mathbb{E}_{p(x)}\mathbb{E}_{v}\big[v^\top \nabla_x s_\theta(x)\, v + \tfrac12 (v^\top s_\theta(x))^2\big]$
 
 部分積分により $J_{\mathrm{ESM}}(\theta) = J_{\mathrm{ISM}}(\theta) + C$ ($C = \tfrac12 \mathbb{E}_p\|\nabla_x \log p\|^2$ は
-$\theta$ によらない)。期待値はデータ $D = \{x^1, \dots, x^N\}$ (形 ``(N, d)``) の標本平均で置き換える。
+$\theta$ によらない)。期待値はデータ $D = \{x^1, \dots, x^N\}$ (形 ``(N, d)``) のサンプル平均で置き換える。
 
 スコアモデル ``score_model`` は「形 (N, d) のテンソル → 形 (N, d) のテンソル」の関数 (例: ``make_mlp(d, d)``)。
 各点を独立に処理すること (バッチ正規化のように点どうしを混ぜるモデルでは、下のヤコビアンの計算が成り立たない)。
@@ -22,14 +22,15 @@ import torch
 
 from gen_lib.core.types import ScoreModel
 from gen_lib.core.validation import (
-    as_tensor_points, check_count, make_generator,
+    as_tensor_points, check_bool, check_callable, check_count, make_generator,
 )
 # --8<-- [end:imports]
 
+# --8<-- [start:helpers]
+
 
 def _check_model(score_model) -> None:
-    if not callable(score_model):
-        raise ValueError(f"score_model must be callable (N, d) -> (N, d), got {type(score_model).__name__}")
+    check_callable(score_model, name="score_model", signature="(x) -> (N, d)")
 
 
 def evaluate_score(score_model: ScoreModel, x: torch.Tensor) -> torch.Tensor:
@@ -41,6 +42,7 @@ def evaluate_score(score_model: ScoreModel, x: torch.Tensor) -> torch.Tensor:
     if not torch.isfinite(s).all():
         raise ValueError(f"score_model returned {int((~torch.isfinite(s)).sum())} non-finite value(s)")
     return s
+# --8<-- [end:helpers]
 
 
 # --8<-- [start:explicit]
@@ -69,6 +71,7 @@ def jacobian_trace(score_model: ScoreModel, x, *, create_graph: bool = True) -> 
     戻り値は (トレース 形 (N,), スコア $s_\theta(x)$ 形 (N, d))。
     """
     _check_model(score_model)
+    create_graph = check_bool(create_graph, name="create_graph")
     x = as_tensor_points(x).detach().requires_grad_(True)
     s = evaluate_score(score_model, x)
     trace = torch.zeros(x.shape[0], dtype=s.dtype)
@@ -95,17 +98,18 @@ def sliced_score_matching_loss(score_model: ScoreModel, x, n_projections: int, g
     r"""スライス化スコアマッチング (Song, Garg, Shi & Ermon 2019)。射影方向は $v \sim \mathcal{N}(0, I)$。
 
     $v^\top \nabla_x s_\theta(x)\, v$ は $\nabla_x (v^\top s_\theta(x))$ と $v$ の内積なので、
-    射影 1 本につき逆伝播 1 回で済む ($d$ によらない)。点 $x^n$ ごとに $M$ = n_projections 本の $v$ を引き、
-    $x$ を $M$ 回複製して 1 回の逆伝播でまとめて計算する。
+    射影 1 本につき逆伝播 1 回で済む ($d$ によらない)。点 $x^n$ ごとに $M$ = n_projections 本の $v_{nm}$ を
+    独立に引き (点どうしで方向を共有しない)、$x$ を $M$ 回複製して 1 回の逆伝播でまとめて計算する。
 
-    - ``variance_reduced=True`` (既定、SSM-VR): $\frac{1}{NM}\sum_{n,m} \big[v_m^\top \nabla_x s_\theta(x^n) v_m
+    - ``variance_reduced=True`` (既定、SSM-VR): $\frac{1}{NM}\sum_{n,m} \big[v_{nm}^\top \nabla_x s_\theta(x^n) v_{nm}
       + \tfrac12 \|s_\theta(x^n)\|^2\big]$ ($\mathbb{E}_v[(v^\top s)^2] = \|s\|^2$ を厳密に計算した形)
-    - ``variance_reduced=False``: $\frac{1}{NM}\sum_{n,m} \big[v_m^\top \nabla_x s_\theta(x^n) v_m
-      + \tfrac12 (v_m^\top s_\theta(x^n))^2\big]$
+    - ``variance_reduced=False``: $\frac{1}{NM}\sum_{n,m} \big[v_{nm}^\top \nabla_x s_\theta(x^n) v_{nm}
+      + \tfrac12 (v_{nm}^\top s_\theta(x^n))^2\big]$
 
     $\mathbb{E}[v v^\top] = I$ なので、どちらも $v$ について平均すると $\hat J_{\mathrm{ISM}}$ に一致する (不偏推定量)。
     """
     _check_model(score_model)
+    variance_reduced = check_bool(variance_reduced, name="variance_reduced")
     x = as_tensor_points(x)
     n_projections = check_count(n_projections, name="n_projections")
     gen = make_generator(generator)
