@@ -287,7 +287,10 @@ def build_costs() -> dict:
                     draw()
                     costs[name] = time.process_time() - start
         finally:
-            os.environ["GEN_LIB_MODEL_CACHE"] = previous
+            if previous is None:
+                os.environ.pop("GEN_LIB_MODEL_CACHE", None)
+            else:
+                os.environ["GEN_LIB_MODEL_CACHE"] = previous
     return costs
 
 

@@ -39,7 +39,7 @@ class DdpmSettings:
 
     model: ModelSettings = ModelSettings()  # 共有の学習済み ε_θ の設定 (ch3_models)
     prior_T: tuple[int, ...] = (50, 100, 250, 1000)  # L_T の表の T (線形は β_1, β_T を固定)
-    n_bound: int = 200  # N_b, 変分下界を平均する x_0 ~ p の数
+    n_bound: int = 100  # N_b, 変分下界を平均する x_0 ~ p の数
     n_samples: int = 400  # N_s, 分散の選び方ごとの祖先サンプリングの点の数
     n_floor_pairs: int = 5  # エネルギー距離のノイズの床を測る厳密なサンプルの組の数
     n_w2_floor_pairs: int = 3  # W2 の床を測る組の数 (1 組 1 秒ほどかかる)
