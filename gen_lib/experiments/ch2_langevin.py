@@ -32,7 +32,7 @@ class SnapshotSettings:
     n_chains: int = 400  # N, 連鎖の本数
     init_std: float = 1.5  # s, 初期値 N(0, s² I) の標準偏差
     step_size: float = 0.002  # τ, ステップ幅
-    shown_steps: tuple[int, ...] = (0, 10, 30, 100, 300)  # 図に示すステップ数 k (最後が連鎖の長さ K)
+    shown_steps: tuple[int, ...] = (0, 10, 30, 100, 300)  # 図に示すステップ数 m (最後が連鎖の長さ M)
     lim: float = 3.2  # 等高線を描く範囲 [-lim, lim]^2
     n_grid: int = 121  # 等高線の格子の 1 軸の点数
     seed: int = 0  # 初期値 (seed)、連鎖のノイズ (seed + 1)、厳密なサンプル (seed + 2) のシード
@@ -40,7 +40,7 @@ class SnapshotSettings:
 
 @experiment(SnapshotSettings)
 def snapshots(settings: SnapshotSettings) -> dict:
-    r"""連鎖 $x_k$ ($k$ = shown_steps) と厳密なサンプル、等高線用の $\log p$ の格子。"""
+    r"""連鎖 $x^{(m)}$ ($m$ = shown_steps) と厳密なサンプル、等高線用の $\log p$ の格子。"""
     mixture = ring_of_gaussians()
     x0 = ring_initial_points(settings.n_chains, settings.init_std, settings.seed)
     _, path = langevin_sample(mixture.score, x0, settings.step_size, settings.shown_steps[-1],

@@ -79,17 +79,17 @@ def prior_terms(settings: DdpmSettings) -> dict:
 
 
 def remember_outputs(model):
-    """``model(x, t)`` の出力を時刻ごとに覚え、同じ x で呼ばれたら計算し直さない。
+    """直前の呼び出しの ``model(x, t)`` を覚え、同じ x と t で呼ばれたら計算し直さない。
 
-    2 つの分散の選び方の変分下界は、同じシードで同じ x_t を使うので、ネットワークの評価を共有できる。
+    2 つの分散の選び方の変分下界は、同じシードで同じ x_t (すべての時刻をまとめた 1 回の呼び出し) を
+    使うので、ネットワークの評価を共有できる。
     """
-    memory = {}
+    last = {}
 
     def remembered(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        key = int(t[0])
-        if key not in memory or not torch.equal(memory[key][0], x):
-            memory[key] = (x.clone(), model(x, t))
-        return memory[key][1]
+        if not last or not (torch.equal(last["x"], x) and torch.equal(last["t"], t)):
+            last.update(x=x.clone(), t=t.clone(), out=model(x, t))
+        return last["out"]
 
     return remembered
 

@@ -21,7 +21,7 @@ def langevin_snapshots(seed: int = 0) -> Figure:
     settings = SnapshotSettings(seed=seed)
     result = snapshots(settings)
     axis, log_p, lim = result["axis"], result["log_p"], settings.lim
-    panels = [(f"$k = {k}$", x, MODEL_COLOR) for k, x in zip(result["steps"], result["chains"])]
+    panels = [(f"$m = {m}$", x, MODEL_COLOR) for m, x in zip(result["steps"], result["chains"])]
     panels.append(("厳密なサンプル", result["exact"], DATA_COLOR))
     fig, axes = new_figure(1, len(panels), width=12.0, height=2.7)
     for ax, (title, x, color) in zip(axes, panels):
@@ -31,14 +31,14 @@ def langevin_snapshots(seed: int = 0) -> Figure:
         ax.set(xlim=(-lim, lim), ylim=(-lim, lim), aspect="equal", xticks=[-2, 0, 2], yticks=[-2, 0, 2],
                title=title, xlabel="$x_1$")
     axes[0].set_ylabel("$x_2$")
-    fig.suptitle(rf"ランジュバン法の連鎖 $x_k$ ($\tau = {settings.step_size}$, "
+    fig.suptitle(rf"ランジュバン法の連鎖 $x^{{(m)}}$ ($\tau = {settings.step_size}$, "
                  rf"初期値 $\mathcal{{N}}(0, {settings.init_std}^2 I)$, {settings.n_chains} 本)", fontsize=11)
     return fig
 
 
 @figure("ch2-langevin-convergence.svg")
 def langevin_convergence(seed: int = 0) -> Figure:
-    """ステップ数 k と MMD² の関係 (ステップ幅ごと) と、ステップ幅によるモード内の分散の偏り。"""
+    """ステップ数 m と MMD² の関係 (ステップ幅ごと) と、ステップ幅によるモード内の分散の偏り。"""
     settings = ConvergenceSettings(seed=seed)
     result = convergence(settings)
     sigma2 = result["sigma2"]
@@ -50,7 +50,7 @@ def langevin_convergence(seed: int = 0) -> Figure:
     ax_d.axhspan(floor.min(), floor.max(), color="0.85", zorder=0)
     ax_d.axhline(floor.mean(), color="0.3", ls="--", lw=1.0,
                  label=f"ノイズの床 (厳密なサンプルどうし)\n灰色の帯: {floor.size} 組の最小〜最大")
-    ax_d.set(xscale="log", yscale="log", xlabel="ステップ数 $k$",
+    ax_d.set(xscale="log", yscale="log", xlabel="ステップ数 $m$",
              ylabel=f"厳密なサンプルとの MMD² ($h = {settings.bandwidth}$)",
              title=f"{settings.n_chains} 本の連鎖と厳密なサンプル {settings.n_chains} 点の距離")
     ax_d.set_ylim(floor.min() * 0.7, 0.25)
@@ -82,13 +82,13 @@ def langevin_mode_weights(seed: int = 0) -> Figure:
     ax_x.scatter(x[:, 0], x[:, 1], s=2, color=MODEL_COLOR, label="ランジュバン法")
     ax_x.add_patch(Rectangle((-8, -8), 16, 16, fill=False, ls=":", color="0.4", label="初期値の箱 $[-8, 8]^2$"))
     ax_x.set(xlim=(-9, 9), ylim=(-9, 9), aspect="equal", xlabel="$x_1$", ylabel="$x_2$",
-             title=rf"$\tau = {result['step_size']}$, $K = {result['n_steps']}$, {len(x)} 本の連鎖")
+             title=rf"$\tau = {result['step_size']}$, $M = {result['n_steps']}$, {len(x)} 本の連鎖")
     ax_x.legend(fontsize=8, loc="upper left", markerscale=4)
     width = 0.2
     for i, (key, name, color) in enumerate(WEIGHT_BARS):
         w = result["weights"][key]
         if key == "langevin":
-            name += f" ($K = {result['n_steps']}$)"
+            name += f" ($M = {result['n_steps']}$)"
         bars = ax_w.bar(np.arange(len(w)) + (i - 1.5) * width, w, width, color=color, label=name)
         ax_w.bar_label(bars, labels=[f"{v:.2f}" for v in w], fontsize=7, padding=1)
     ax_w.set(xticks=[0, 1], xticklabels=[r"モード $(-5, -5)$", r"モード $(5, 5)$"], ylim=(0, 1.0),

@@ -3,12 +3,12 @@ r"""ランジュバン・モンテカルロ法: スコアだけを使って分�
 ステップ幅 $\tau > 0$ (Song & Ermon 2019 の $\epsilon$。第 3 章のノイズ $\varepsilon$ と区別する) で
 
 $$
-x_{k+1} = x_k + \frac{\tau}{2} s(x_k) + \sqrt{\tau}\, z_k, \qquad z_k \sim \mathcal{N}(0, I)
+x^{(m+1)} = x^{(m)} + \frac{\tau}{2} s(x^{(m)}) + \sqrt{\tau}\, z^{(m)}, \qquad z^{(m)} \sim \mathcal{N}(0, I)
 $$
 
-を繰り返す (Welling & Teh 2011; Roberts & Tweedie 1996)。$\tau \to 0$, $K \to \infty$ に加えて
-$\tau K \to \infty$ (連続時間で無限に長く動かす) とし、スコアがリプシッツ連続で $p$ が強対数凹か
-対数ソボレフ不等式を満たすなら、$x_K$ の分布は $p(x)$ に収束する (Durmus & Moulines 2017)。
+を繰り返す (Welling & Teh 2011; Roberts & Tweedie 1996)。$\tau \to 0$, $M \to \infty$ に加えて
+$\tau M \to \infty$ (連続時間で無限に長く動かす) とし、スコアがリプシッツ連続で $p$ が強対数凹か
+対数ソボレフ不等式を満たすなら、$x^{(M)}$ の分布は $p(x)$ に収束する (Durmus & Moulines 2017)。
 $\tau > 0$ のままでは定常分布が $p$ からずれる (ガウス分布なら閉形式: ``ula_gaussian_stationary_covariance``)。
 
 スコア関数 ``score_fn`` は「形 (N, d) の numpy 配列 → 形 (N, d) の numpy 配列」とする。
@@ -64,11 +64,11 @@ def langevin_step(score_fn: ScoreFunction, x: np.ndarray, step_size: float, rng:
 
 def langevin_sample(score_fn: ScoreFunction, x0, step_size: float, n_steps: int, seed=0, *,
                     record_every: int | None = None):
-    r"""$x_{k+1} = x_k + \tfrac{\tau}{2} s(x_k) + \sqrt{\tau}\, z_k$ を $K$ = n_steps 回 ($\tau$ = step_size)。
+    r"""$x^{(m+1)} = x^{(m)} + \tfrac{\tau}{2} s(x^{(m)}) + \sqrt{\tau}\, z^{(m)}$ を $M$ = n_steps 回 ($\tau$ = step_size)。
 
-    x0 は形 (N, d) の初期値 (N 本の連鎖)。戻り値は $x_K$ (形 (N, d))。
+    x0 は形 (N, d) の初期値 (N 本の連鎖)。戻り値は $x^{(M)}$ (形 (N, d))。
     record_every = r を与えると ``(steps, snapshots)`` を返す: steps はステップ数
-    $0, r, 2r, \dots$ (最後は必ず $K$)、snapshots はその時点の点で形 (len(steps), N, d)。
+    $0, r, 2r, \dots$ (最後は必ず $M$)、snapshots はその時点の点で形 (len(steps), N, d)。
     """
     check_callable(score_fn, name="score_fn", signature="(x) -> (N, d)")
     x = as_points(x0, name="x0").copy()
@@ -93,7 +93,7 @@ def langevin_sample(score_fn: ScoreFunction, x0, step_size: float, n_steps: int,
 def ula_gaussian_stationary_covariance(covariance, step_size: float) -> np.ndarray:
     r"""目標 $\mathcal{N}(\mu, \Sigma)$ に対するランジュバン連鎖の定常共分散。
 
-    $x_{k+1} - \mu = A (x_k - \mu) + \sqrt{\tau} z_k$, $A = I - \tfrac{\tau}{2}\Sigma^{-1}$
+    $x^{(m+1)} - \mu = A (x^{(m)} - \mu) + \sqrt{\tau} z^{(m)}$, $A = I - \tfrac{\tau}{2}\Sigma^{-1}$
     の定常共分散 $C$ は $C = A C A^\top + \tau I$ を満たし、
     $C = \Sigma\,(I - \tfrac{\tau}{4}\Sigma^{-1})^{-1}$ (固有値ごとに $\lambda / (1 - \tau / 4\lambda)$)。
     連鎖が発散しない条件は $\tau < 4 \lambda_{\min}(\Sigma)$ ($\tau$ = step_size)。
