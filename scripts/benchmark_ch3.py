@@ -58,6 +58,7 @@ class BenchmarkSettings:
     sde_steps: tuple[int, ...] = (10, 20, 50, 100, 200, 500, 1000)
     ode_steps: tuple[int, ...] = (5, 10, 20, 50, 100, 200, 500)
     flow_steps: tuple[int, ...] = (2, 5, 10, 20, 50, 100, 200)
+    split_times: tuple[float, ...] = (0.1, 0.3, 0.7)  # 誤差の出どころを調べる境の時刻 t_c
     speed_points: int = 2000  # 速さを測るサンプル数
     speed_repeats: int = 3  # 速さの計測の繰り返し (中央値をとる)
     build_models: bool = True  # ビルドのモデル (ch3_models の既定) の行も出すか
@@ -67,6 +68,7 @@ class BenchmarkSettings:
 QUICK = BenchmarkSettings(train_steps=100, train_batch=128, train_data=2000, n_entropy=10_000, n_likelihood=8,
                           n_exact_check=4, rtol=1e-5, n_points=100, n_seeds=2, n_w2_seeds=1, n_floor_pairs=2,
                           ddim_steps=(5, 20), sde_steps=(10, 50), ode_steps=(5, 10), flow_steps=(2, 10),
+                          split_times=(0.5,),
                           speed_points=50, speed_repeats=1, build_models=False,
                           build_costs=False)
 
@@ -104,17 +106,19 @@ def network_from(state_dict, model_settings):
 
 
 def trained_networks(model_settings, *, benchmark: bool) -> dict:
-    """{"ddpm", "ddpm_likelihood", "flow"} → (ネットワーク, 学習時間 [s])。
+    """{"ddpm", "ddpm_v", "ddpm_likelihood", "flow"} → (ネットワーク, 学習時間 [s], 学習の設定)。
 
-    ``ddpm_likelihood`` は同じ DDPM を尤度の重みで t を引いて学習したもの (``timesteps="likelihood"``)。
+    ``ddpm_v`` は同じ DDPM の目標を v に替えたもの (``prediction="v"``)。
+    ``ddpm_likelihood`` は尤度の重みで t を引いて学習したもの (``timesteps="likelihood"``)。
     ``benchmark`` なら ch3_models と同じ学習をこの設定で行い、学習時間とともに ``ch3-benchmark-*`` の名前で
     キャッシュする (ビルドはこの名前を計算しない)。そうでなければビルドのモデル (ch3_models の実験) を読む
-    (ビルドに尤度の重みのモデルはない)。
+    (ビルドに v 予測と尤度の重みのモデルはないので、ビルドの設定の v 予測はここで学習してキャッシュする)。
     """
     from gen_lib.core.cache import cached
     from gen_lib.experiments import ch3_models
 
     runs = {"ddpm": (ch3_models.ddpm_training, model_settings),
+            "ddpm_v": (ch3_models.ddpm_training, replace(model_settings, prediction="v")),
             "flow": (ch3_models.flow_matching_training, model_settings)}
     if benchmark:
         runs["ddpm_likelihood"] = (ch3_models.ddpm_training, replace(model_settings, timesteps="likelihood"))
@@ -130,18 +134,18 @@ def trained_networks(model_settings, *, benchmark: bool) -> dict:
                             depends_on=ch3_models.__name__)
         else:
             result = training(settings)
-        out[kind] = (network_from(result["state_dict"], settings), result.get("seconds"))
+        out[kind] = (network_from(result["state_dict"], settings), result.get("seconds"), settings)
     return out
 
 
-def epsilon_score(network, sde):
-    r"""連続時刻の ε 予測ネットワーク ($t \in [0, 1]$ で呼ぶ) のスコア (gen_lib.diffusion.sde.score_from_epsilon)。"""
+def ddpm_score(network, model_settings, sde):
+    r"""DDPM のネットワーク ($t \in [0, 1]$ で呼ぶ) のスコア。予測の種類 (ε か v) は学習の設定のとおりに変換する
+    (gen_lib.diffusion.sde.score_from_epsilon)。"""
     from gen_lib.diffusion.networks import discrete_model
     from gen_lib.diffusion.sde import score_from_epsilon
-    from gen_lib.experiments.ch3_models import ModelSettings
 
-    T = ModelSettings().T
-    return score_from_epsilon(discrete_model(network, T), sde, T)
+    T = model_settings.T
+    return score_from_epsilon(discrete_model(network, T), sde, T, prediction=model_settings.prediction)
 
 
 # --- 測定 -----------------------------------------------------------------------------------------
@@ -160,7 +164,25 @@ def likelihood_row(velocity, x, log_p, t_start: float, rtol: float) -> dict:
             "seconds": time.perf_counter() - start}
 
 
-def sde_bound(network) -> float:
+def kl_by_time(score, true_score, x, log_p, settings: BenchmarkSettings) -> list[dict]:
+    r"""$t < t_c$ では学習したスコア、$t \ge t_c$ では厳密なスコアを使う確率フロー ODE の KL (t_c ごと)。
+
+    $t_c = 1$ なら学習したモデルそのもの、$t_c = 0$ なら厳密な ODE (KL ≈ 0)。KL がどの $t_c$ で増えるかで、
+    ODE の尤度を損なう誤差がどの時刻帯のものかが分かる。
+    """
+    import torch
+
+    from gen_lib.diffusion.ode import probability_flow
+    from gen_lib.diffusion.sde import VPSDE
+
+    def spliced(t_c):
+        return lambda y, t: torch.where((t < t_c)[:, None], score(y, t), true_score(y, t))
+
+    return [likelihood_row(probability_flow(VPSDE(), spliced(t_c)), x, log_p, T_START, settings.rtol)
+            for t_c in settings.split_times]
+
+
+def sde_bound(network, model_settings) -> float:
     """同じ ε_θ の逆向き SDE の KL の上界のスコアの項 (gen_lib.diffusion.likelihood.sde_kl_bound)。"""
     import numpy as np
 
@@ -169,8 +191,8 @@ def sde_bound(network) -> float:
     from gen_lib.experiments.ch3_models import data_distribution
 
     p, sde = data_distribution(), VPSDE()
-    return sde_kl_bound(epsilon_score(network, sde), exact_score(p, sde), sde, p.sample(4000, seed=300),
-                        np.geomspace(T_START, 1.0, 40), seed=301)["bound"]
+    return sde_kl_bound(ddpm_score(network, model_settings, sde), exact_score(p, sde), sde,
+                        p.sample(4000, seed=300), np.geomspace(T_START, 1.0, 40), seed=301)["bound"]
 
 
 def distances(samples_for_seed, settings: BenchmarkSettings, n_w2: int) -> dict:
@@ -193,14 +215,15 @@ def distances(samples_for_seed, settings: BenchmarkSettings, n_w2: int) -> dict:
             "w2": float(np.mean(w2)), "w2_sd": float(np.std(w2, ddof=1)) if len(w2) > 1 else 0.0}
 
 
-def samplers(ddpm_model, ddpm_network, flow_network, schedule):
-    """名前 → (1 ステップのネットワーク評価回数, sample(n_steps, x_T, seed))。x_T は N(0, I)。"""
+def samplers(ddpm_model, scores, flow_network, schedule):
+    """名前 → (1 ステップのネットワーク評価回数, sample(n_steps, x_T, seed))。x_T は N(0, I)。
+
+    ``scores`` は DDPM (ε 予測) と v 予測の DDPM の連続時刻のスコア ``{"ddpm", "ddpm_v"}``。"""
     from gen_lib.diffusion.ode import euler, heun, probability_flow
     from gen_lib.diffusion.samplers import ddim_sample, euler_maruyama
     from gen_lib.diffusion.sde import VPSDE, check_time_grid
 
-    sde = VPSDE()
-    score = epsilon_score(ddpm_network, sde)
+    sde, score = VPSDE(), scores["ddpm"]
     return {
         "DDIM (η=0, trailing)": (1, lambda n, x, seed: ddim_sample(schedule, ddpm_model, x, n, seed=seed,
                                                                    spacing="trailing")),
@@ -208,6 +231,8 @@ def samplers(ddpm_model, ddpm_network, flow_network, schedule):
                                                                        t_end=T_START)),
         "確率フロー ODE (ホイン法)": (2, lambda n, x, seed: heun(probability_flow(sde, score), x,
                                                                check_time_grid(1.0, T_START, n))),
+        "確率フロー ODE v 予測 (ホイン法)": (2, lambda n, x, seed: heun(probability_flow(sde, scores["ddpm_v"]), x,
+                                                                   check_time_grid(1.0, T_START, n))),
         "フローマッチング (ホイン法)": (2, lambda n, x, seed: heun(flow_network, x, check_time_grid(1.0, 0.0, n))),
         "フローマッチング (オイラー法)": (1, lambda n, x, seed: euler(flow_network, x, check_time_grid(1.0, 0.0, n))),
     }
@@ -335,10 +360,10 @@ def run(settings: BenchmarkSettings) -> dict:
     build = trained_networks(build_settings, benchmark=False) if settings.build_models else {}
     ddpm_network, flow_network = networks["ddpm"][0], networks["flow"][0]
     ddpm_model = discrete_model(ddpm_network, schedule.T)
-    train_seconds = {kind: seconds for kind, (_, seconds) in networks.items()}
+    train_seconds = {kind: seconds for kind, (_, seconds, _) in networks.items()}
     out["train_seconds"] = train_seconds
     print(f"  学習時間 (1 スレッド、ほかの計算と CPU を共有): DDPM {train_seconds['ddpm']:.0f} s、"
-          f"DDPM (尤度の重み) {train_seconds['ddpm_likelihood']:.0f} s、"
+          f"DDPM (v 予測) {train_seconds['ddpm_v']:.0f} s、DDPM (尤度の重み) {train_seconds['ddpm_likelihood']:.0f} s、"
           f"フローマッチング {train_seconds['flow']:.0f} s (キャッシュ: {os.environ['GEN_LIB_MODEL_CACHE']})")
 
     # (a) エントロピーと KL
@@ -350,13 +375,14 @@ def run(settings: BenchmarkSettings) -> dict:
     check = x[:settings.n_exact_check]
     exact = likelihood_row(probability_flow(sde, exact_score(p, sde)), check, log_p[:len(check)], T_START,
                            settings.rtol)
-    rows = {"ddpm": (probability_flow(sde, epsilon_score(ddpm_network, sde)), T_START),
-            "ddpm_likelihood": (probability_flow(sde, epsilon_score(networks["ddpm_likelihood"][0], sde)),
-                                T_START),
-            "flow": (flow_network, 0.0)}
-    if build:
-        rows.update(ddpm_build=(probability_flow(sde, epsilon_score(build["ddpm"][0], sde)), T_START),
-                    flow_build=(build["flow"][0], 0.0))
+    ddpm_kinds = ("ddpm", "ddpm_v", "ddpm_likelihood")
+    scores = {kind: ddpm_score(*networks[kind][0::2], sde) for kind in ddpm_kinds}
+    rows = {kind: (probability_flow(sde, scores[kind]), T_START) for kind in ddpm_kinds}
+    rows["flow"] = (flow_network, 0.0)
+    for kind in build:
+        network, _, build_model = build[kind]
+        rows[f"{kind}_build"] = ((network, 0.0) if kind == "flow" else
+                                 (probability_flow(sde, ddpm_score(network, build_model, sde)), T_START))
     likelihood = {key: likelihood_row(velocity, x, log_p, t_start, settings.rtol)
                   for key, (velocity, t_start) in rows.items()}
     out["likelihood"] = {"entropy": float(entropy), "entropy_se": float(entropy_se), "exact_score": exact,
@@ -368,20 +394,28 @@ def run(settings: BenchmarkSettings) -> dict:
           f"mean(log p − log p_ODE) = {exact['kl']:+.5f} ± {exact['kl_se']:.5f}")
     print(f"  {'モデル':<36} {'NLL':>8} {'± SE':>7} {'KL':>8} {'± SE':>7} {'時間 [s]':>8}")
     names = {"ddpm": f"DDPM (ベンチマーク, {settings.train_steps} ステップ)",
+             "ddpm_v": f"DDPM v 予測 (ベンチマーク, {settings.train_steps})",
              "ddpm_likelihood": f"DDPM 尤度の重み (ベンチマーク, {settings.train_steps})",
              "flow": f"フローマッチング (ベンチマーク, {settings.train_steps})",
              "ddpm_build": f"DDPM (ビルド, {build_settings.steps} ステップ)",
+             "ddpm_v_build": f"DDPM v 予測 (ビルドの予算, {build_settings.steps})",
              "flow_build": f"フローマッチング (ビルド, {build_settings.steps})"}
     for key in likelihood:
         name, r = names[key], likelihood[key]
         print(f"  {name:<36} {r['nll']:8.4f} {r['nll_se']:7.4f} {r['kl']:8.4f} {r['kl_se']:7.4f} "
               f"{r['seconds']:8.1f}")
-    bounds = {key: sde_bound(network) for key, network in (("ddpm", ddpm_network),
-                                                            ("ddpm_likelihood", networks["ddpm_likelihood"][0]))}
+    bounds = {kind: sde_bound(*networks[kind][0::2]) for kind in ddpm_kinds}
     out["likelihood"]["sde_bound"] = bounds
     print("  比較: 同じ ε_θ の逆向き SDE の KL の上界 ½∫β E‖ε_θ − ε*‖²/s² dt (厳密な ε*、40 時刻 × 4000 点): "
           + "、".join(f"{names[key]} {value:.4f}" for key, value in bounds.items()))
-    for key in ("ddpm", "ddpm_likelihood", "flow"):
+    by_time = {kind: kl_by_time(scores[kind], exact_score(p, sde), x, log_p, settings) for kind in ("ddpm", "ddpm_v")}
+    out["likelihood"]["kl_by_time"] = by_time
+    print("  誤差の出どころ: t < t_c だけ学習したスコア、t ≥ t_c は厳密なスコアにした ODE の KL (同じ点)")
+    print(f"  {'t_c':>6} " + " ".join(f"{names[kind]:>36}" for kind in by_time))
+    for i, t_c in enumerate(settings.split_times):
+        print(f"  {t_c:6.2f} " + " ".join(f"{by_time[kind][i]['kl']:>27.4f} ± {by_time[kind][i]['kl_se']:.4f}"
+                                          for kind in by_time))
+    for key in ("ddpm", "ddpm_v", "ddpm_likelihood", "flow"):
         verdict = "達成" if likelihood[key]["kl"] <= 0.05 else "未達"
         print(f"  目標 KL ≤ 0.05 nats ({names[key]}): {likelihood[key]['kl']:.4f} ({verdict})")
 
@@ -397,12 +431,14 @@ def run(settings: BenchmarkSettings) -> dict:
     print(f"  ノイズの床: エネルギー距離 {floor:.5f} ± {out['floor']['energy_sd']:.5f} "
           f"({settings.n_floor_pairs} 組)、W2 {out['floor']['w2']:.4f} ± {out['floor']['w2_sd']:.4f}")
 
-    def ddpm_for(model):
-        return lambda r: ddpm_sample(schedule, model, prior_points(n, 1000 + r), seed=r)
+    def ddpm_for(model, prediction="epsilon"):
+        return lambda r: ddpm_sample(schedule, model, prior_points(n, 1000 + r), seed=r, prediction=prediction)
 
     headline = {"ddpm_1000": distances(ddpm_for(ddpm_model), settings, settings.n_seeds),
                 "ddpm_1000_likelihood": distances(ddpm_for(discrete_model(networks["ddpm_likelihood"][0],
-                                                                          schedule.T)), settings, settings.n_seeds)}
+                                                                          schedule.T)), settings, settings.n_seeds),
+                "ddpm_1000_v": distances(ddpm_for(discrete_model(networks["ddpm_v"][0], schedule.T), "v"),
+                                         settings, settings.n_seeds)}
     if build:
         headline["ddpm_1000_build"] = distances(ddpm_for(discrete_model(build["ddpm"][0], schedule.T)), settings,
                                                 settings.n_seeds)
@@ -415,16 +451,18 @@ def run(settings: BenchmarkSettings) -> dict:
 
     show("DDPM 祖先サンプリング (ベンチマーク)", schedule.T, schedule.T, headline["ddpm_1000"])
     show("DDPM 尤度の重み (ベンチマーク)", schedule.T, schedule.T, headline["ddpm_1000_likelihood"])
+    show("DDPM v 予測 (ベンチマーク)", schedule.T, schedule.T, headline["ddpm_1000_v"])
     if build:
         show("DDPM 祖先サンプリング (ビルド)", schedule.T, schedule.T, headline["ddpm_1000_build"])
     ratio = headline["ddpm_1000"]["energy"] / floor
     print(f"  目標: DDPM 1000 ステップが床の 1.2 倍以内 → 比 {ratio:.2f} ({'達成' if ratio <= 1.2 else '未達'})")
 
     grids = {"DDIM (η=0, trailing)": settings.ddim_steps, "オイラー・丸山法 (VP SDE)": settings.sde_steps,
-             "確率フロー ODE (ホイン法)": settings.ode_steps, "フローマッチング (ホイン法)": settings.flow_steps,
+             "確率フロー ODE (ホイン法)": settings.ode_steps, "確率フロー ODE v 予測 (ホイン法)": settings.ode_steps,
+             "フローマッチング (ホイン法)": settings.flow_steps,
              "フローマッチング (オイラー法)": settings.flow_steps}
     curves, fewest = {}, {}
-    for name, (evaluations, sample) in samplers(ddpm_model, ddpm_network, flow_network, schedule).items():
+    for name, (evaluations, sample) in samplers(ddpm_model, scores, flow_network, schedule).items():
         curves[name] = []
         for steps in grids[name]:
             r = distances(lambda seed: sample(steps, prior_points(n, 1000 + seed), seed), settings,

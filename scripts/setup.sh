@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
 # 仮想環境 .venv を作り、requirements.lock に固定した版のパッケージを入れる (何度実行してもよい)。
 #   scripts/setup.sh            ライブラリ・サイト・テストの Python パッケージ (pyproject.toml の extras docs, test)
-#   scripts/setup.sh --test     さらにブラウザテスト用の Chromium と日本語フォント (apt)
+#   scripts/setup.sh --test     さらにブラウザテスト用の Chromium と日本語フォント、LaTeX 版の TeX (apt)
+#   scripts/setup.sh --pdf      さらに LaTeX 版 (scripts/pdf.sh) の TeX と poppler-utils だけ (apt)
 # pyproject.toml は版の範囲、requirements.lock はそれを解いた正確な版 (README「依存の固定」で作り直す)。
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 want_browser=0
-[ "${1:-}" = "--test" ] && want_browser=1
+want_tex=0
+case "${1:-}" in
+  --test) want_browser=1; want_tex=1 ;;
+  --pdf) want_tex=1 ;;
+  "") ;;
+  *) echo "error: unknown option ${1}; expected --test or --pdf" >&2; exit 2 ;;
+esac
 
 python=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
@@ -71,4 +78,26 @@ if [ "$want_browser" = 1 ] && [ ! -x "${CHROMIUM:-/usr/bin/chromium}" ]; then
   fi
   $sudo apt-get update -q
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q chromium fonts-ipafont-gothic
+fi
+
+# LaTeX 版: LuaLaTeX (LuaTeX-ja と原ノ味フォント)、latexmk、PDF を調べる pdftotext・pdffonts・pdfinfo
+tex_missing=0
+for tool in lualatex latexmk pdftotext pdffonts pdfinfo; do
+  command -v "$tool" >/dev/null || tex_missing=1
+done
+for file in ltjsreport.cls fancyvrb.sty xkeyval.sty; do  # texlive-lang-japanese, texlive-latex-recommended
+  [ -n "$(kpsewhich "$file" 2>/dev/null)" ] || tex_missing=1
+done
+if [ "$want_tex" = 1 ] && [ "$tex_missing" = 1 ]; then
+  echo "==> installing LuaLaTeX (Japanese), latexmk and poppler-utils for the PDF edition (apt)"
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  if ! command -v apt-get >/dev/null; then
+    echo "error: no apt-get here. Install TeX Live (luatex, lang-japanese, latex-recommended), latexmk and" \
+         "poppler-utils yourself" >&2
+    exit 1
+  fi
+  $sudo apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q texlive-luatex texlive-lang-japanese \
+    texlive-latex-recommended latexmk poppler-utils
 fi

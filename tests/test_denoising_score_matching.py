@@ -272,7 +272,8 @@ def test_bad_score_functions_are_rejected(score_fn, match):
 
 @pytest.mark.parametrize("generator", [-3, 0.5, None])
 def test_generator_must_be_a_seed_or_torch_generator(generator):
-    with pytest.raises(ValueError, match=r"seed must be an integer in \[0, 2\*\*64\) or a numpy.random.Generator"):
+    with pytest.raises(ValueError, match=r"generator must be an integer in \[0, 2\*\*64\) or a numpy.random.Generator "
+                                         r"or a torch.Generator"):
         denoising_score_matching_loss(IDENTITY, GOOD_X, 0.5, generator=generator)
 
 

@@ -71,3 +71,13 @@ def test_flow_matching_paths_move_at_a_more_constant_speed():
     assert r["flow_matching"]["mean_deviation"] < r["probability_flow"]["mean_deviation"]
     for path in (r["flow_matching"]["path"], r["probability_flow"]["path"]):
         assert np.all(np.isfinite(path))
+
+
+def test_output_gains_match_the_page():
+    r"""ページの記述: ε 予測の倍率は t とともに増え、v 予測は t の小さい側で ε 予測と重なり、t = 1 で 0 に近い。"""
+    r = ch3_likelihood.output_gains()
+    eps, v = r["epsilon"], r["v"]
+    assert np.all(np.diff(eps[len(eps) // 10:]) > 0)
+    assert abs(v[0] - eps[0]) < 1e-3 * eps[0]
+    assert v[-1] < 0.1 < 1 < eps[-1]
+    assert r["x0"][0] > 10 * eps[0]

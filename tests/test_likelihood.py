@@ -11,7 +11,7 @@ from gen_lib.diffusion.ddim import ddim_step
 from gen_lib.diffusion.likelihood import divergence_exact, divergence_hutchinson, ode_log_likelihood
 from gen_lib.diffusion.ode import ddim_ode, euler, probability_flow, solve_reference
 from gen_lib.diffusion.schedule import NoiseSchedule
-from gen_lib.diffusion.sde import VPSDE, exact_score, score_from_epsilon
+from gen_lib.diffusion.sde import SubVPSDE, VESDE, VPSDE, exact_score, output_gain, score_from_epsilon
 from gen_lib.distributions.gaussian_mixture import isotropic_mixture
 
 
@@ -152,6 +152,27 @@ def test_score_from_epsilon_inverts_epsilon_of_the_exact_score(mixture):
     assert torch.allclose(score_from_epsilon(epsilon, sde, T)(x, t), score(x, t), atol=1e-12)
     with pytest.raises(ValueError, match="needs t > 0"):
         score_from_epsilon(epsilon, sde, T)(x, torch.zeros(7, dtype=torch.float64))
+
+
+@pytest.mark.equation("eq:pf-error-gain")
+@pytest.mark.parametrize("prediction", ["epsilon", "x0", "v"])
+def test_output_gain_is_the_derivative_of_the_velocity(prediction):
+    r"""$\partial v / \partial f_\theta$ を自動微分で (確率フロー ODE の速度場を通して) 求め、``output_gain`` と比べる。
+    VP では閉じた形 $\beta/(2s)$ (ε)、$\beta m/(2s)$ (v)、$\beta m/(2s^2)$ (x0 の符号は負) とも比べる。"""
+    t = torch.linspace(0.02, 1.0, 9, dtype=torch.float64)
+    x = torch.randn(9, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    for sde in (VPSDE(), SubVPSDE(), VESDE()):
+        output = torch.zeros(9, 2, dtype=torch.float64, requires_grad=True)
+        velocity = probability_flow(sde, score_from_epsilon(lambda y, k: y * 0 + output, sde, 1000,
+                                                            prediction=prediction))
+        velocity(x, t)[:, 0].sum().backward()
+        gain = output_gain(sde, t, prediction)
+        assert torch.allclose(output.grad[:, 0], gain, rtol=1e-12, atol=0)
+        assert torch.all(output.grad[:, 1] == 0)
+    sde = VPSDE()
+    beta, (m, s) = sde.beta(t), sde.marginal(t)
+    closed = {"epsilon": beta / (2 * s), "v": beta * m / (2 * s), "x0": -beta * m / (2 * s**2)}[prediction]
+    assert torch.allclose(output_gain(sde, t, prediction), closed, rtol=1e-12)
 
 
 def test_reference_solver_integrates_the_extra_term():

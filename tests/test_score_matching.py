@@ -316,7 +316,8 @@ def test_n_projections_must_be_a_positive_integer(n_projections):
 
 @pytest.mark.parametrize("generator", [-1, 1.5, None, "seed"])
 def test_sliced_generator_must_be_a_seed_or_torch_generator(generator):
-    with pytest.raises(ValueError, match=r"seed must be an integer in \[0, 2\*\*64\) or a numpy.random.Generator"):
+    with pytest.raises(ValueError, match=r"generator must be an integer in \[0, 2\*\*64\) or a numpy.random.Generator "
+                                         r"or a torch.Generator"):
         sliced_score_matching_loss(IDENTITY, GOOD_X, 1, generator)
 
 

@@ -166,6 +166,30 @@ def test_score_from_epsilon_matches_the_exact_score():
         score_from_epsilon(None, sde, 1000)
 
 
+@pytest.mark.parametrize("prediction", ["x0", "v"])
+def test_score_from_epsilon_converts_x0_and_v_predictions(prediction):
+    r"""$\hat{x}_0 = (x - s \varepsilon)/m$ や $v = m \varepsilon - s \hat{x}_0$ を出すモデルも、ε を出すモデルと
+    同じスコアになる (VP と、$m^2 + s^2 \ne 1$ の sub-VP)。"""
+    mixture = small_mixture()
+    for sde in (VPSDE(), SubVPSDE()):
+        exact = exact_score(mixture, sde)
+
+        def epsilon(x, k, sde=sde, exact=exact):  # 厳密な ε* = -s ∇log p_t
+            return -sde.marginal(k / 1000)[1][:, None] * exact(x, k / 1000)
+
+        def converted(x, k, sde=sde, epsilon=epsilon):
+            m, s = (c[:, None] for c in sde.marginal(k / 1000))
+            x0 = (x - s * epsilon(x, k)) / m
+            return x0 if prediction == "x0" else m * epsilon(x, k) - s * x0
+
+        x = torch.as_tensor(mixture.sample(30, seed=4))
+        t = torch.linspace(0.01, 0.99, 30, dtype=torch.float64)
+        got = score_from_epsilon(converted, sde, 1000, prediction=prediction)(x, t)
+        assert torch.allclose(got, exact(x, t), rtol=1e-9, atol=1e-9)
+    with pytest.raises(ValueError, match="prediction must be"):
+        score_from_epsilon(converted, VPSDE(), 1000, prediction="score")
+
+
 @pytest.mark.parametrize("sde", SDES, ids=lambda s: type(s).__name__)
 def test_probability_flow_likelihood_is_exact_with_the_exact_score(sde):
     r"""厳密なスコアと厳密な終端の密度 $p_1$ なら、ODE の対数尤度はデータの $\log p(x)$ にソルバーの精度で一致する。"""

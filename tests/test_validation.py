@@ -352,3 +352,58 @@ def test_gan_losses_check_their_logits(logits, match):
     for saturating in (False, True):
         with pytest.raises(ValueError, match="fake_logits " + match):
             generator_loss(logits, saturating=saturating)
+
+
+# ---- 入力の約束の続き: 1 つのエラークラス、モデルの forward、SDE の 1 歩、キャッシュと実験の引数 (issue 11) ----------
+
+def test_input_error_is_both_a_value_error_and_a_type_error():
+    from gen_lib.core.validation import InputError
+    assert issubclass(InputError, ValueError) and issubclass(InputError, TypeError)
+    with pytest.raises(TypeError, match="flag must be a bool"):  # 悪い型は except TypeError でも捕まる
+        check_bool("False", name="flag")
+    with pytest.raises(ValueError, match="n must be an integer >= 1"):
+        check_count(0, name="n")
+
+
+def test_gan_networks_check_their_input_and_keep_float32():
+    from gen_lib.generative.gan import Discriminator, Generator
+    generator, discriminator = Generator(hidden=8), Discriminator(hidden=8)
+    z = torch.zeros(4, 2, dtype=torch.float64, requires_grad=True)
+    x = generator(z)
+    assert x.dtype == torch.float32 and discriminator(x).dtype == torch.float32
+    x.sum().backward()  # float32 への変換も勾配を通す
+    assert z.grad is not None
+    with pytest.raises(ValueError, match="z must be finite"):
+        generator(torch.tensor([[0.0, float("nan")]]))
+    with pytest.raises(ValueError, match=r"x must have shape \(N, 2\), got \(4, 3\)"):
+        discriminator(torch.zeros(4, 3))
+    with pytest.raises(TypeError, match="z must be numeric"):
+        generator("z")
+
+
+def test_reverse_step_checks_its_inputs_before_stepping():
+    from gen_lib.diffusion.samplers import reverse_step
+    from gen_lib.diffusion.sde import VPSDE
+    x, t = torch.zeros(3, 2, dtype=torch.float64), torch.full((3,), 0.5, dtype=torch.float64)
+    with pytest.raises(ValueError, match="h must be negative"):  # 以前は math domain error
+        reverse_step(VPSDE(), lambda x, t: -x, x, t, 0.1, noise=torch.zeros(3, 2))
+    with pytest.raises(TypeError, match="sde must be an SDE"):
+        reverse_step(None, lambda x, t: -x, x, t, -0.1)
+    with pytest.raises(TypeError, match="score must be callable"):
+        reverse_step(VPSDE(), None, x, t, -0.1)
+
+
+def test_cache_and_experiment_arguments_are_checked():
+    from gen_lib.core import cache
+    from gen_lib.core.experiment import Experiment, experiment
+    with pytest.raises(TypeError, match="compute must be callable"):
+        cache.cached("ring", {"n": 3}, 3, depends_on="gen_lib.core.grid")
+    with pytest.raises(TypeError, match="depends_on must be a module name or an iterable of module names"):
+        cache.result_path("ring", {"n": 3}, depends_on=3)
+    with pytest.raises(TypeError, match="module must be a module name"):
+        cache.module_file(None)
+    from gen_lib.experiments.ch1_notation import ToySettings
+    with pytest.raises(TypeError, match="variants must be an iterable of settings"):
+        experiment(ToySettings, variants=None)
+    with pytest.raises(TypeError, match="function must be callable"):
+        Experiment(None, dict, False, ())

@@ -27,6 +27,12 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from gen_lib.core.validation import InputError, check_callable
+
+__all__ = ["cache_dir", "module_file", "direct_imports", "dependency_closure", "imported_by_source",
+           "library_versions", "source_digest", "settings_json", "check_name", "content_key", "result_path",
+           "computed_names", "cached"]
+
 PACKAGE = "gen_lib"
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 VERSIONED = ("numpy", "torch", "matplotlib", "matplotlib-fontja")
@@ -41,8 +47,21 @@ def cache_dir() -> Path:
 
 # --- 依存するソースの閉包 -------------------------------------------------------------------------
 
+def _module_names(modules, name: str) -> list[str]:
+    """モジュール名 (文字列) かその列を list にする。ほかの型は ``name`` を名指して止める。"""
+    if isinstance(modules, str) or not isinstance(modules, Iterable):
+        modules = [modules]
+    names = list(modules)
+    if not all(isinstance(module, str) for module in names):
+        raise InputError(f"{name} must be a module name or an iterable of module names (str), "
+                         f"got {names!r:.80}")
+    return names
+
+
 def module_file(module: str) -> Path | None:
     """``gen_lib.a.b`` のソースファイル (``a/b.py`` か ``a/b/__init__.py``)。gen_lib の外なら None。"""
+    if not isinstance(module, str):
+        raise InputError(f"module must be a module name (str), got {type(module).__name__}")
     parts = module.split(".")
     if parts[0] != PACKAGE:
         return None
@@ -88,7 +107,7 @@ def direct_imports(module: str) -> frozenset[str]:
 
 def dependency_closure(modules: Iterable[str]) -> list[str]:
     """モジュール (と、import するとき実行される親パッケージの ``__init__``) から推移的にたどった閉包。"""
-    pending = [m for m in modules]
+    pending = _module_names(modules, "modules")
     seen: set[str] = set()
     while pending:
         module = pending.pop()
@@ -103,6 +122,8 @@ def dependency_closure(modules: Iterable[str]) -> list[str]:
 
 def imported_by_source(source: str) -> list[str]:
     """Python のソース文字列 (ノートブックなど) が import する gen_lib のモジュール。"""
+    if not isinstance(source, str):
+        raise InputError(f"source must be Python source text (str), got {type(source).__name__}")
     found: set[str] = set()
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
@@ -132,27 +153,27 @@ def settings_json(settings) -> str:
     """凍結したデータクラス (か dict) の設定を、鍵に使う決まった JSON 文字列にする。"""
     if dataclasses.is_dataclass(settings) and not isinstance(settings, type):
         if not type(settings).__dataclass_params__.frozen:
-            raise ValueError(f"settings must be a frozen dataclass, got mutable {type(settings).__name__}")
+            raise InputError(f"settings must be a frozen dataclass, got mutable {type(settings).__name__}")
         payload = {"type": type(settings).__qualname__, **dataclasses.asdict(settings)}
     elif isinstance(settings, dict):
         payload = settings
     else:
-        raise ValueError(f"settings must be a frozen dataclass or a dict, got {type(settings).__name__}")
+        raise InputError(f"settings must be a frozen dataclass or a dict, got {type(settings).__name__}")
 
     try:
         return json.dumps(payload, sort_keys=True, default=_unserialisable, allow_nan=False)
     except (TypeError, ValueError) as error:
-        raise ValueError(f"settings must be JSON-serialisable with finite numbers: {error}") from None
+        raise InputError(f"settings must be JSON-serialisable with finite numbers: {error}") from None
 
 
 def _unserialisable(value):
-    raise ValueError(f"cannot encode {type(value).__name__} {value!r}")
+    raise InputError(f"cannot encode {type(value).__name__} {value!r}")
 
 
 def check_name(name) -> str:
     """キャッシュの名前は小文字・数字・``-``・``_`` だけ (パスやワイルドカードにならない)。"""
     if not isinstance(name, str) or not _NAME.match(name):
-        raise ValueError(f"cache name must match {_NAME.pattern} (lower-case letters, digits, '-', '_'), "
+        raise InputError(f"cache name must match {_NAME.pattern} (lower-case letters, digits, '-', '_'), "
                          f"got {name!r}")
     return name
 
@@ -176,7 +197,7 @@ _COMPUTED: list[str] = []  # このプロセスで計算した (ディスクに�
 
 def result_path(name: str, settings, *, depends_on: str | Iterable[str]) -> Path:
     """結果を保存するファイル。鍵が同じなら同じパスなので、``exists()`` で計算済みかが分かる。"""
-    modules = [depends_on] if isinstance(depends_on, str) else list(depends_on)
+    modules = _module_names(depends_on, "depends_on")
     return cache_dir() / f"{name}-{content_key(name, settings, modules)}.pkl"
 
 
@@ -194,6 +215,7 @@ def cached(name: str, settings, compute: Callable[[], Any], *, depends_on: str |
     計算するのは 1 つだけで、ほかはそれを待って読み込む。
     同じプロセスの中では読み込んだ結果を使い回すので、戻り値を書き換えないこと。
     """
+    check_callable(compute, name="compute", signature="()")
     path = result_path(name, settings, depends_on=depends_on)
     if path not in _MEMORY:
         if not path.exists():

@@ -26,9 +26,12 @@ import dataclasses
 import functools
 import importlib
 import pkgutil
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from gen_lib.core.cache import cached
+from gen_lib.core.validation import InputError, check_bool, check_callable
+
+__all__ = ["Experiment", "experiment", "all_experiments"]
 
 _REGISTRY: dict[str, "Experiment"] = {}
 
@@ -37,9 +40,14 @@ class Experiment:
     """キャッシュ付きの実験。呼ぶと結果を返す (設定を省けば既定の設定)。"""
 
     def __init__(self, function: Callable[[Any], Any], settings_type: type, timing: bool, variants: tuple):
+        check_callable(function, name="function", signature="(settings)")
+        if not isinstance(settings_type, type):
+            raise InputError(f"settings_type must be a settings class, got {type(settings_type).__name__}")
+        if not isinstance(variants, tuple):
+            raise InputError(f"variants must be a tuple of settings, got {type(variants).__name__}")
         self.function = function
         self.settings_type = settings_type
-        self.timing = timing
+        self.timing = check_bool(timing, name="timing")
         self.build_settings = (settings_type(), *variants)  # ビルドが前もって走らせる設定
         self.name = f"{function.__module__.rsplit('.', 1)[-1]}-{function.__name__}".replace("_", "-")
         functools.update_wrapper(self, function)
@@ -47,7 +55,7 @@ class Experiment:
     def __call__(self, settings=None):
         settings = self.settings_type() if settings is None else settings
         if type(settings) is not self.settings_type:
-            raise ValueError(f"{self.name} expects settings of type {self.settings_type.__name__}, "
+            raise InputError(f"{self.name} expects settings of type {self.settings_type.__name__}, "
                              f"got {type(settings).__name__}")
         return cached(self.name, settings, lambda: self.function(settings), depends_on=self.function.__module__)
 
@@ -59,17 +67,20 @@ def experiment(settings_type: type, *, timing: bool = False, variants=()) -> Cal
     """``settings_type`` (凍結したデータクラス) を受け取る関数を、キャッシュ付きの実験として登録する。"""
     if not (dataclasses.is_dataclass(settings_type) and isinstance(settings_type, type)
             and settings_type.__dataclass_params__.frozen):
-        raise ValueError(f"settings_type must be a frozen dataclass, got {settings_type!r}")
+        raise InputError(f"settings_type must be a frozen dataclass, got {settings_type!r}")
+    if isinstance(variants, (str, bytes)) or not isinstance(variants, Iterable):
+        raise InputError(f"variants must be an iterable of settings, got {type(variants).__name__}")
     variants = tuple(variants)
+    timing = check_bool(timing, name="timing")
     for variant in variants:
         if type(variant) is not settings_type:
-            raise ValueError(f"variants must be {settings_type.__name__} instances, got {type(variant).__name__}")
+            raise InputError(f"variants must be {settings_type.__name__} instances, got {type(variant).__name__}")
 
     def register(function: Callable) -> Experiment:
         run = Experiment(function, settings_type, timing, variants)
         previous = _REGISTRY.get(run.name)
         if previous is not None and previous.function.__qualname__ != function.__qualname__:
-            raise ValueError(f"experiment name {run.name!r} is registered twice")
+            raise InputError(f"experiment name {run.name!r} is registered twice")
         _REGISTRY[run.name] = run
         return run
 

@@ -10,9 +10,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gen_lib.core.validation import as_array, check_count
+from gen_lib.core.validation import InputError, as_array, check_count
 
 # --8<-- [end:imports]
+
+__all__ = ["Grid", "make_grid", "plane_points"]
 
 
 # --8<-- [start:grid]
@@ -42,10 +44,10 @@ def make_grid(low, high, n_points: int) -> Grid:
     low = np.atleast_1d(as_array(low, name="low"))
     high = np.atleast_1d(as_array(high, name="high"))
     if low.ndim != 1 or low.shape != high.shape:
-        raise ValueError(f"low and high must be 1-D of the same length, "
+        raise InputError(f"low and high must be 1-D of the same length, "
                          f"got {low.shape} and {high.shape}")
     if np.any(high <= low):
-        raise ValueError(f"high must exceed low on every axis, "
+        raise InputError(f"high must exceed low on every axis, "
                          f"got low={low.tolist()}, high={high.tolist()}")
     n_points = check_count(n_points, name="n_points", minimum=3)
     axes, log_w_1d = [], []
@@ -69,4 +71,7 @@ def plane_points(axis: np.ndarray) -> np.ndarray:
     行の順は ``np.meshgrid(axis, axis)`` と同じなので、点ごとの値を ``reshape(n, n)`` すれば
     ``contourf(axis, axis, values)`` にそのまま渡せる。
     """
+    axis = as_array(axis, name="axis", ndim=1)
+    if axis.size < 1:
+        raise InputError(f"axis must hold at least one value, got shape {axis.shape}")
     return np.stack(np.meshgrid(axis, axis), axis=-1).reshape(-1, 2)

@@ -14,7 +14,10 @@ from typing import Callable
 
 import torch
 
-from gen_lib.core.validation import check_bool, check_count, check_positive, make_rng
+from gen_lib.core.validation import (InputError, check_bool, check_callable, check_count, check_instance,
+                                     check_positive, make_generator, make_rng)
+
+__all__ = ["make_mlp", "minibatch", "train", "single_thread"]
 
 
 # --8<-- [start:mlp]
@@ -38,6 +41,13 @@ def make_mlp(in_dim: int, out_dim: int, *, hidden: int = 32, n_hidden_layers: in
 
 def minibatch(data: torch.Tensor, batch_size: int, generator: torch.Generator) -> torch.Tensor:
     """``data`` (N, ...) から復元抽出で ``batch_size`` 個を選ぶ (乱数は ``generator`` だけから)。"""
+    if (not isinstance(data, torch.Tensor) or data.ndim < 1 or len(data) < 1 or not data.is_floating_point()
+            or not torch.isfinite(data).all()):
+        shape, dtype = tuple(getattr(data, "shape", ())), getattr(data, "dtype", "")
+        raise InputError(f"data must be a finite floating-point torch.Tensor of shape (N, ...) with N >= 1, "
+                         f"got {type(data).__name__} {shape} {dtype}")
+    batch_size = check_count(batch_size, name="batch_size")
+    generator = make_generator(generator, name="generator")
     return data[torch.randint(len(data), (batch_size,), generator=generator)]  # (B, ...)
 
 
@@ -63,6 +73,17 @@ def train(module: torch.nn.Module, loss_fn: LossFunction, *, steps: int, lr: flo
     steps = check_count(steps, name="steps")
     lr = check_positive(lr, name="lr")
     cosine_decay = check_bool(cosine_decay, name="cosine_decay")
+    check_instance(module, torch.nn.Module, name="module")
+    check_callable(loss_fn, name="loss_fn", signature="(step)")
+    if callback is not None:
+        check_callable(callback, name="callback", signature="(step)")
+    if (not isinstance(betas, tuple) or len(betas) != 2
+            or not all(isinstance(b, float) and 0 <= b < 1 for b in betas)):
+        raise InputError(f"betas must be a tuple of two floats in [0, 1), got {betas!r}")
+    if adversary is not None and not (isinstance(adversary, tuple) and len(adversary) == 2
+                                      and isinstance(adversary[0], torch.nn.Module)
+                                      and callable(adversary[1])):
+        raise InputError(f"adversary must be a tuple (module, loss_fn), got {adversary!r:.80}")
     players = [("loss", module, loss_fn)]
     if adversary is not None:
         players.insert(0, ("adversary_loss", *adversary))
@@ -76,7 +97,7 @@ def train(module: torch.nn.Module, loss_fn: LossFunction, *, steps: int, lr: flo
             for (name, _, objective), optimizer in zip(players, optimizers):
                 loss = objective(step)
                 if not torch.isfinite(loss):
-                    raise ValueError(f"{name} became non-finite ({loss.item()}) at step {step}; "
+                    raise InputError(f"{name} became non-finite ({loss.item()}) at step {step}; "
                                      f"try a smaller lr (got {lr})")
                 optimizer.zero_grad()
                 loss.backward()

@@ -15,6 +15,11 @@ import matplotlib_fontja  # noqa: F401  (日本語フォント IPAexGothic を�
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 
+from gen_lib.core.validation import InputError
+
+__all__ = ["new_figure", "draw_score_panel", "min_font_size", "enforce_min_font_size", "smallest_font_size",
+           "figure_to_svg"]
+
 # 日本語フォントを既定にする。スタイルを後からリセットするとこの設定が消えるので、
 # rcParams.update はここ 1 か所だけで行う。
 matplotlib.rcParams.update(
@@ -45,7 +50,7 @@ def new_figure(nrows: int = 1, ncols: int = 1, *, width: float = 6.4, height: fl
                **subplot_kw) -> tuple[Figure, object]:
     """``nrows × ncols`` の Axes を持つ Figure を作る (pyplot を使わない)。"""
     if nrows < 1 or ncols < 1:
-        raise ValueError(f"nrows and ncols must be >= 1, got nrows={nrows}, ncols={ncols}")
+        raise InputError(f"nrows and ncols must be >= 1, got nrows={nrows}, ncols={ncols}")
     fig = Figure(figsize=(width, height), layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=True, subplot_kw=subplot_kw or None)
     return fig, axes
@@ -119,7 +124,7 @@ def figure_to_svg(fig: Figure) -> bytes:
     日本語の字形がフォントにない (豆腐になる) ときは ``ValueError`` を送出する。
     """
     if not isinstance(fig, Figure):
-        raise ValueError(f"expected a matplotlib Figure, got {type(fig).__name__}")
+        raise InputError(f"expected a matplotlib Figure, got {type(fig).__name__}")
     buffer = io.BytesIO()
     with warnings.catch_warnings():
         warnings.filterwarnings("error", message=r"Glyph .* missing from font")
@@ -129,5 +134,5 @@ def figure_to_svg(fig: Figure) -> bytes:
             fig.savefig(buffer, format="svg",
                         metadata={"Date": None, "Description": f"min-font-pt={smallest_font_size(fig):.2f}"})
         except UserWarning as warning:
-            raise ValueError(f"figure uses a character the font cannot draw: {warning}") from None
+            raise InputError(f"figure uses a character the font cannot draw: {warning}") from None
     return buffer.getvalue()

@@ -7,6 +7,9 @@ from typing import Callable
 import numpy as np
 import torch
 
+__all__ = ["Energy", "LogDensity", "ScoreFunction", "NoiseConditionalScore", "TorchScalarField", "ScoreModel",
+           "TimeScore", "Velocity", "DiscreteModel"]
+
 Energy = Callable[[np.ndarray], np.ndarray]  # f(x): (N, d) -> (N,)、確率は exp(-f) に比例する
 LogDensity = Callable[[np.ndarray], np.ndarray]  # log p(x): (N, d) -> (N,)
 ScoreFunction = Callable[[np.ndarray], np.ndarray]  # ∇_x log p(x): (N, d) -> (N, d)

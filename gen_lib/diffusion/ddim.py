@@ -23,11 +23,12 @@ import numbers
 import numpy as np
 import torch
 
-from gen_lib.core.validation import (as_batch_tensor, check_count,
-                                     check_same_shape)
+from gen_lib.core.validation import InputError, as_batch_tensor, check_count, check_instance, check_same_shape
 from gen_lib.diffusion.ddpm import predict_epsilon, predict_x0
 from gen_lib.diffusion.schedule import NoiseSchedule, broadcast_to
 # --8<-- [end:imports]
+
+__all__ = ["ddim_timesteps", "ddim_sigma", "ddim_step"]
 
 # --8<-- [start:timesteps]
 def ddim_timesteps(T: int, n_steps: int, spacing: str = "leading",
@@ -47,9 +48,9 @@ def ddim_timesteps(T: int, n_steps: int, spacing: str = "leading",
     T = check_count(T, name="T")
     n_steps = check_count(n_steps, name="n_steps")
     if n_steps > T:
-        raise ValueError(f"n_steps must be at most T = {T}, got {n_steps}")
+        raise InputError(f"n_steps must be at most T = {T}, got {n_steps}")
     if spacing not in ("leading", "trailing", "linspace"):
-        raise ValueError(f"spacing must be 'leading', 'trailing' or "
+        raise InputError(f"spacing must be 'leading', 'trailing' or "
                          f"'linspace', got {spacing!r}")
     steps_offset = check_count(steps_offset, name="steps_offset",
                                minimum=0)
@@ -61,7 +62,7 @@ def ddim_timesteps(T: int, n_steps: int, spacing: str = "leading",
     else:
         k = np.linspace(0, T - 1, n_steps).round().astype(np.int64)
     if k.max() > T - 1 or len(np.unique(k)) != n_steps:
-        raise ValueError(f"steps_offset={steps_offset} pushes the "
+        raise InputError(f"steps_offset={steps_offset} pushes the "
                          f"timesteps past T = {T} (n_steps={n_steps})")
     return (k + 1)[::-1].astype(np.int64)  # 論文の時刻 t = k + 1、降順
 # --8<-- [end:timesteps]
@@ -78,11 +79,12 @@ def ddim_sigma(schedule: NoiseSchedule, t, s, eta: float) -> torch.Tensor:
     """
     if (isinstance(eta, bool) or not isinstance(eta, numbers.Real)
             or not math.isfinite(eta) or eta < 0):
-        raise ValueError(f"eta must be a finite number >= 0, got {eta!r}")
+        raise InputError(f"eta must be a finite number >= 0, got {eta!r}")
+    check_instance(schedule, NoiseSchedule, name="schedule")
     t = schedule.check_t(t)
     s = schedule.check_t(s, name="s", allow_zero=True)
     if s.shape != t.shape or bool((s >= t).any()):
-        raise ValueError(f"s must have the shape of t and satisfy s < t, "
+        raise InputError(f"s must have the shape of t and satisfy s < t, "
                          f"got s={s.tolist()[:5]}, t={t.tolist()[:5]}")
     a_t, a_s = schedule.alpha_bar(t), schedule.alpha_bar(s)
     return eta * torch.sqrt((1 - a_s) / (1 - a_t) * (1 - a_t / a_s))
@@ -115,7 +117,7 @@ def ddim_step(schedule: NoiseSchedule, x_t, t, s, model_output, *,
            + broadcast_to(direction, x0_hat) * eps_hat)
     if eta > 0:
         if noise is None:
-            raise ValueError("noise must be given when eta > 0")
+            raise InputError("noise must be given when eta > 0")
         noise = as_batch_tensor(noise, name="noise")
         check_same_shape(x0_hat, noise, "x_t and noise")
         out = out + broadcast_to(sigma, x0_hat) * noise

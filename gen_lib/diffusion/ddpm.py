@@ -19,11 +19,15 @@ import math
 
 import torch
 
-from gen_lib.core.validation import (as_batch_tensor, check_same_shape,
-                                     make_generator)
+from gen_lib.core.validation import (InputError, as_batch_tensor, as_float_tensor, as_matching_batches,
+                                     check_callable, check_finite_result, check_same_shape, make_generator)
 from gen_lib.diffusion.schedule import NoiseSchedule, broadcast_to
 from gen_lib.distributions.gaussian_mixture import GaussianMixture
 # --8<-- [end:imports]
+
+__all__ = ["q_sample", "prior_kl", "q_posterior_mean_variance", "predict_x0", "predict_epsilon",
+           "velocity_target", "ddpm_step", "reverse_mean_variance", "gaussian_kl", "variational_bound_terms",
+           "exact_epsilon"]
 
 PREDICTIONS = ("epsilon", "x0", "v")
 
@@ -31,7 +35,7 @@ PREDICTIONS = ("epsilon", "x0", "v")
 # --8<-- [start:checks]
 def _check_schedule(schedule) -> NoiseSchedule:
     if not isinstance(schedule, NoiseSchedule):
-        raise ValueError("schedule must be a NoiseSchedule, "
+        raise InputError("schedule must be a NoiseSchedule, "
                          f"got {type(schedule).__name__}")
     return schedule
 
@@ -40,7 +44,7 @@ def _check_times(schedule: NoiseSchedule, t, x: torch.Tensor, *,
                  allow_zero: bool = False) -> torch.Tensor:
     t = schedule.check_t(t, allow_zero=allow_zero)
     if t.shape[0] != x.shape[0]:
-        raise ValueError(f"t must have shape (N,) = ({x.shape[0]},) "
+        raise InputError(f"t must have shape (N,) = ({x.shape[0]},) "
                          f"to match x, got {tuple(t.shape)}")
     return t
 # --8<-- [end:checks]
@@ -75,13 +79,10 @@ def prior_kl(schedule: NoiseSchedule, x0: torch.Tensor) -> torch.Tensor:
     - \log(1 - \bar{\alpha}_T))$ の和になる。
     """
     schedule = _check_schedule(schedule)
-    x0 = torch.as_tensor(x0, dtype=torch.float64)
-    if x0.ndim < 2 or not torch.isfinite(x0).all():
-        raise ValueError("x0 must be finite with shape (N, ...), "
-                         f"got shape {tuple(x0.shape)}")
+    x0 = as_batch_tensor(x0, name="x0")
     a = schedule.alpha_bars_with_zero[-1].item()  # ᾱ_T
     per_dim = 0.5 * (a * x0**2 - a - math.log1p(-a))  # (1-a) - 1 = -a
-    return per_dim.flatten(1).sum(dim=1)
+    return check_finite_result(per_dim.flatten(1).sum(dim=1), name="x0", source=x0)
 # --8<-- [end:prior_kl]
 
 
@@ -164,7 +165,7 @@ def velocity_target(schedule: NoiseSchedule, x0, t, noise) -> torch.Tensor:
 
 def _prediction_inputs(schedule, x_t, t, model_output, prediction):
     if prediction not in PREDICTIONS:
-        raise ValueError(f"prediction must be one of {PREDICTIONS}, "
+        raise InputError(f"prediction must be one of {PREDICTIONS}, "
                          f"got {prediction!r}")
     schedule = _check_schedule(schedule)
     x_t = as_batch_tensor(x_t, name="x_t")
@@ -211,7 +212,7 @@ def reverse_mean_variance(schedule: NoiseSchedule, x_t, t, model_output, *,
     r"""$q_\theta(x_{t-1} \mid x_t) = \mathcal{N}(\mu_\theta, \sigma_t^2 I)$ の
     平均 (x_t と同じ形) と分散 $\sigma_t^2$ (形 (N,))。"""
     if variance not in ("posterior", "beta"):
-        raise ValueError("variance must be 'posterior' or 'beta', "
+        raise InputError("variance must be 'posterior' or 'beta', "
                          f"got {variance!r}")
     x0_hat = predict_x0(schedule, x_t, t, model_output, prediction)
     t = schedule.check_t(t)
@@ -231,13 +232,19 @@ def gaussian_kl(mean_q, var_q, mean_p, var_p) -> torch.Tensor:
     $\frac{d}{2}\left(\frac{v_q}{v_p} - 1 - \log \frac{v_q}{v_p}\right)
     + \frac{\|m_q - m_p\|^2}{2 v_p}$
     """
+    mean_q, mean_p = as_matching_batches(mean_q=mean_q, mean_p=mean_p)
+    var_q, var_p = (as_float_tensor(v, name=name, ndim=1) for v, name in ((var_q, "var_q"), (var_p, "var_p")))
+    if var_q.shape != mean_q.shape[:1] or var_p.shape != mean_q.shape[:1]:
+        raise InputError(f"var_q and var_p must have shape ({mean_q.shape[0]},), "
+                         f"got {tuple(var_q.shape)} and {tuple(var_p.shape)}")
     if not (torch.all(var_q > 0) and torch.all(var_p > 0)):
-        raise ValueError("var_q and var_p must be positive, got min "
+        raise InputError("var_q and var_p must be positive, got min "
                          f"{var_q.min().item()} and {var_p.min().item()}")
     ratio = var_q / var_p
     squared = ((mean_q - mean_p) ** 2).flatten(1).sum(dim=1)
     d = mean_q[0].numel()
-    return 0.5 * d * (ratio - 1 - torch.log(ratio)) + squared / (2 * var_p)
+    kl = 0.5 * d * (ratio - 1 - torch.log(ratio)) + squared / (2 * var_p)
+    return check_finite_result(kl, name="mean_q or mean_p (or var_p too small)")
 
 
 def variational_bound_terms(schedule: NoiseSchedule, model, x0, seed=0, *,
@@ -256,6 +263,7 @@ def variational_bound_terms(schedule: NoiseSchedule, model, x0, seed=0, *,
       \beta_1 I)$ (連続のデータ。$\tilde{\beta}_1 = 0$ なので分散は $\beta_1$)
     """
     schedule = _check_schedule(schedule)
+    check_callable(model, name="model", signature="(x, t)")
     x0 = as_batch_tensor(x0, name="x0")
     generator = make_generator(seed)
     n, d, T = x0.shape[0], x0[0].numel(), schedule.T
@@ -298,7 +306,7 @@ def exact_epsilon(mixture: GaussianMixture, schedule: NoiseSchedule):
     戻り値は ``model(x, t)`` の形の関数。
     """
     if not isinstance(mixture, GaussianMixture):
-        raise ValueError("mixture must be a GaussianMixture, "
+        raise InputError("mixture must be a GaussianMixture, "
                          f"got {type(mixture).__name__}")
     schedule = _check_schedule(schedule)
 

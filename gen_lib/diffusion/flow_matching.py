@@ -24,10 +24,13 @@ from __future__ import annotations
 import torch
 
 from gen_lib.core.types import TimeScore
-from gen_lib.core.validation import as_batch_tensor, check_same_shape
+from gen_lib.core.validation import (InputError, as_matching_batches, check_callable, check_finite_result,
+                                     check_instance)
 from gen_lib.diffusion.schedule import broadcast_to
 from gen_lib.diffusion.sde import _check_time, exact_score
 # --8<-- [end:imports]
+
+__all__ = ["LinearPath", "flow_matching_loss", "exact_velocity"]
 
 
 # --8<-- [start:path]
@@ -44,15 +47,14 @@ class LinearPath:
 
     def interpolate(self, x0, t, noise) -> torch.Tensor:
         r"""$x_t = (1 - t) x_0 + t \varepsilon$。"""
-        x0 = as_batch_tensor(x0, name="x0")
-        noise = as_batch_tensor(noise, name="noise")
-        check_same_shape(x0, noise, "x0 and noise")
+        x0, noise = as_matching_batches(x0=x0, noise=noise)
         t = broadcast_to(_check_time(t, x0), x0)
         return (1 - t) * x0 + t * noise
 
     @staticmethod
     def conditional_velocity(x0, noise) -> torch.Tensor:
         r"""条件付きの速度 $\frac{d x_t}{dt} = \varepsilon - x_0$。"""
+        x0, noise = as_matching_batches(x0=x0, noise=noise)
         return noise - x0
 
     def velocity_from_score(self, x, t, score: torch.Tensor) -> torch.Tensor:
@@ -64,9 +66,10 @@ class LinearPath:
         $u = \mathbb{E}[\varepsilon \mid x_t] - \mathbb{E}[x_0 \mid x_t]$
         に入れる。$t < 1$ が要る。
         """
+        x, score = as_matching_batches(x=x, score=score)
         t = _check_time(t, x)
         if bool((t >= 1).any()):
-            raise ValueError("velocity_from_score needs t < 1 "
+            raise InputError("velocity_from_score needs t < 1 "
                              "(the velocity is singular at t = 1)")
         t = broadcast_to(t, x)
         return -(x + t * score) / (1 - t)
@@ -82,21 +85,22 @@ def flow_matching_loss(model, x0, t, noise,
     ``model(x, t)`` は速度 $v_\theta$ を返す。$t$ は形 (N,)、
     ノイズ $\varepsilon$ は x0 と同じ形。
     """
-    path = LinearPath() if path is None else path
+    check_callable(model, name="model", signature="(x, t)")
+    path = LinearPath() if path is None else check_instance(path, LinearPath, name="path")
     x_t = path.interpolate(x0, t, noise)
     target = path.conditional_velocity(x0, noise)
-    out = model(x_t, torch.as_tensor(t, dtype=torch.float64))
+    out = model(x_t, _check_time(t, x_t))
     if out.shape != target.shape:
-        raise ValueError(f"model must return the shape of x0 "
+        raise InputError(f"model must return the shape of x0 "
                          f"{tuple(target.shape)}, got {tuple(out.shape)}")
-    return ((out - target) ** 2).flatten(1).sum(dim=1).mean()
+    return check_finite_result(((out - target) ** 2).flatten(1).sum(dim=1).mean(), name="x0 or noise")
 # --8<-- [end:loss]
 
 
 # --8<-- [start:exact_velocity]
 def exact_velocity(mixture, path: "LinearPath | None" = None) -> TimeScore:
     r"""データがガウス混合のときの厳密な速度場 $u_t(x)$ (厳密なスコアから)。"""
-    path = LinearPath() if path is None else path
+    path = LinearPath() if path is None else check_instance(path, LinearPath, name="path")
     score = exact_score(mixture, path)
 
     def velocity(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:

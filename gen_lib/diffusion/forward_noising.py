@@ -30,9 +30,11 @@ import numbers
 
 import numpy as np
 
-from gen_lib.core.validation import (as_array, as_points, check_bool,
-                                     check_count, make_rng)
+from gen_lib.core.validation import InputError, as_array, as_points, check_bool, check_count, make_rng
 # --8<-- [end:imports]
+
+__all__ = ["linear_beta_schedule", "alpha_bar_from_betas", "cosine_alpha_bar", "cosine_beta_schedule",
+           "alpha_bar_at", "noise_data", "run_forward_chain"]
 
 
 # --8<-- [start:schedules]
@@ -40,7 +42,7 @@ def _check_betas(betas) -> np.ndarray:
     r"""β_1, ..., β_T がすべて開区間 (0, 1) にあることを確かめる。"""
     b = as_array(betas, name="betas", ndim=1)
     if b.size < 1 or np.any(b <= 0) or np.any(b >= 1):
-        raise ValueError("betas must be a non-empty 1-D array with every "
+        raise InputError("betas must be a non-empty 1-D array with every "
                          f"value in (0, 1), got size {b.size}, "
                          f"min {b.min() if b.size else None}, "
                          f"max {b.max() if b.size else None}")
@@ -65,7 +67,7 @@ def linear_beta_schedule(T: int = 1000, beta_start: float = 1e-4,
     T = check_count(T, name="T")
     for name, value in (("beta_start", beta_start), ("beta_end", beta_end)):
         if not _is_number_in(value, 0, 1):
-            raise ValueError(f"{name} must be a number in (0, 1), "
+            raise InputError(f"{name} must be a number in (0, 1), "
                              f"got {value!r}")
     return np.linspace(beta_start, beta_end, T)
 
@@ -86,7 +88,7 @@ def cosine_alpha_bar(T: int = 1000, s: float = 0.008) -> np.ndarray:
     T = check_count(T, name="T")
     if (isinstance(s, bool) or not isinstance(s, numbers.Real)
             or not 0 <= s < math.inf):
-        raise ValueError(f"s must be a finite number >= 0, got {s!r}")
+        raise InputError(f"s must be a finite number >= 0, got {s!r}")
     t = np.arange(T + 1) / T
     f = np.cos((t + s) / (1 + s) * np.pi / 2) ** 2
     return f[1:] / f[0]
@@ -103,7 +105,7 @@ def cosine_beta_schedule(T: int = 1000, s: float = 0.008,
     (既定の T = 1000 で切るのは t = T だけ)。形 (T,)。
     """
     if not _is_number_in(max_beta, 0, 1):
-        raise ValueError(f"max_beta must be a number in (0, 1), "
+        raise InputError(f"max_beta must be a number in (0, 1), "
                          f"got {max_beta!r}")
     alpha_bar = np.concatenate([[1.0], cosine_alpha_bar(T, s)])  # ᾱ_0 = 1
     return np.minimum(1.0 - alpha_bar[1:] / alpha_bar[:-1], max_beta)
@@ -114,10 +116,10 @@ def alpha_bar_at(alpha_bar, t: int) -> float:
     r"""時刻 t の $\bar{\alpha}_t$ (``alpha_bar[t-1]``)。$t = 0$ では $\bar{\alpha}_0 = 1$。"""
     a = as_array(alpha_bar, name="alpha_bar", ndim=1)
     if a.size < 1 or np.any(a < 0) or np.any(a > 1):
-        raise ValueError("alpha_bar must be a non-empty 1-D array with values in [0, 1], "
+        raise InputError("alpha_bar must be a non-empty 1-D array with values in [0, 1], "
                          f"got size {a.size}")
     if isinstance(t, bool) or not isinstance(t, numbers.Integral) or not 0 <= t <= a.size:
-        raise ValueError(f"t must be an integer in [0, T] = [0, {a.size}], got {t!r}")
+        raise InputError(f"t must be an integer in [0, T] = [0, {a.size}], got {t!r}")
     return 1.0 if t == 0 else float(a[t - 1])
 
 
@@ -125,12 +127,14 @@ def alpha_bar_at(alpha_bar, t: int) -> float:
 def _check_alpha_bar_t(alpha_bar_t, n: int) -> np.ndarray:
     r"""ᾱ_t はスカラーか形 (N,) の配列で、値は [0, 1]。
     形 (N, 1) か () にして返す。"""
+    if isinstance(alpha_bar_t, (bool, np.bool_)):
+        raise InputError(f"alpha_bar_t must be a number or an array of numbers, got {alpha_bar_t!r}")
     a = as_array(alpha_bar_t, name="alpha_bar_t")
     if a.ndim > 1 or (a.ndim == 1 and a.shape != (n,)):
-        raise ValueError("alpha_bar_t must be a scalar or have shape "
+        raise InputError("alpha_bar_t must be a scalar or have shape "
                          f"({n},), got shape {a.shape}")
     if np.any(a < 0) or np.any(a > 1):
-        raise ValueError("alpha_bar_t must lie in [0, 1], "
+        raise InputError("alpha_bar_t must lie in [0, 1], "
                          f"got min {a.min()}, max {a.max()}")
     return a[:, None] if a.ndim == 1 else a
 

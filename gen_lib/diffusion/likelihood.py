@@ -21,16 +21,23 @@ from __future__ import annotations
 import torch
 
 from gen_lib.core.types import TimeScore, TorchScalarField, Velocity
-from gen_lib.core.validation import as_array, as_tensor_points, make_generator
+from gen_lib.core.validation import (InputError, as_array, as_batch_tensor, as_float_tensor,
+                                     as_matching_batches, as_tensor_points, check_callable,
+                                     check_finite_result, check_seed, make_generator)
 from gen_lib.diffusion.ode import solve_reference
 from gen_lib.diffusion.sde import SDE, check_sde
 # --8<-- [end:imports]
+
+__all__ = ["divergence_exact", "divergence_hutchinson", "ode_log_likelihood", "sde_kl_bound"]
 
 
 # --8<-- [start:divergence]
 def divergence_exact(v: Velocity, x: torch.Tensor,
                      t: torch.Tensor) -> torch.Tensor:
     r"""$\nabla_x \cdot v = \sum_i \partial v_i / \partial x_i$ (自動微分)。"""
+    check_callable(v, name="v", signature="(x, t)")
+    x = as_batch_tensor(x, name="x")
+    t = as_float_tensor(t, name="t", shape=x.shape[:1])
     with torch.enable_grad():
         x = x.detach().requires_grad_(True)
         out = v(x, t).flatten(1)  # (N, D)
@@ -45,11 +52,14 @@ def divergence_exact(v: Velocity, x: torch.Tensor,
 def divergence_hutchinson(v: Velocity, x: torch.Tensor, t: torch.Tensor,
                           u: torch.Tensor) -> torch.Tensor:
     r"""Hutchinson の推定量 $u^\top (\partial v / \partial x) u$。形 (N,)。"""
+    check_callable(v, name="v", signature="(x, t)")
+    x, u = as_matching_batches(x=x, u=u)
+    t = as_float_tensor(t, name="t", shape=x.shape[:1])
     with torch.enable_grad():
         x = x.detach().requires_grad_(True)
         out = v(x, t)
         vjp = torch.autograd.grad((out * u).sum(), x)[0]  # u^T ∂v/∂x
-    return (vjp * u).flatten(1).sum(dim=1).detach()
+    return check_finite_result((vjp * u).flatten(1).sum(dim=1).detach(), name="x or u")
 # --8<-- [end:divergence]
 
 
@@ -68,9 +78,11 @@ def ode_log_likelihood(v: Velocity, x, terminal_log_prob: TorchScalarField, *,
     戻り値は形 (N,) [nats]。
     """
     if estimator not in ("exact", "hutchinson"):
-        raise ValueError(f"estimator must be 'exact' or 'hutchinson', "
+        raise InputError(f"estimator must be 'exact' or 'hutchinson', "
                          f"got {estimator!r}")
-    x = torch.as_tensor(x, dtype=torch.float64)
+    check_callable(terminal_log_prob, name="terminal_log_prob", signature="(x)")
+    check_seed(seed)
+    x = as_batch_tensor(x, name="x")
     if estimator == "exact":
         def div(state, t):
             return divergence_exact(v, state, t)
@@ -83,7 +95,7 @@ def ode_log_likelihood(v: Velocity, x, terminal_log_prob: TorchScalarField, *,
 
     x_end, integral = solve_reference(v, x, t_start, t_end, rtol=rtol,
                                       atol=atol, extra=div)
-    return terminal_log_prob(x_end) + integral
+    return check_finite_result(terminal_log_prob(x_end) + integral, name="x", source=x)
 # --8<-- [end:log_likelihood]
 
 
@@ -103,6 +115,8 @@ def sde_kl_bound(score: TimeScore, true_score: TimeScore, sde: SDE, x0,
     戻り値: ``bound`` [nats] と、時刻ごとの被積分関数 ``integrand`` (len(times),)。
     """
     sde = check_sde(sde)
+    check_callable(score, name="score", signature="(x, t)")
+    check_callable(true_score, name="true_score", signature="(x, t)")
     x0 = as_tensor_points(x0, name="x0")
     t = as_array(times, name="times", ndim=1)
     if t.size < 2 or t.min() < 0 or t.max() > 1 or not (t[1:] > t[:-1]).all():

@@ -19,40 +19,40 @@ from scipy.interpolate import CubicSpline
 
 from gen_lib.core.nn import single_thread
 from gen_lib.core.types import DiscreteModel, TimeScore, Velocity
-from gen_lib.core.validation import check_callable
+from gen_lib.core.validation import (InputError, as_batch_tensor, as_float_tensor, check_callable,
+                                     check_positive, check_real)
 from gen_lib.diffusion.schedule import NoiseSchedule, broadcast_to
 from gen_lib.diffusion.sde import SDE, check_sde
 # --8<-- [end:imports]
 
+__all__ = ["euler", "heun", "solve_reference", "probability_flow", "ddim_ode"]
+
 
 # --8<-- [start:checks]
 def _check_grid(ts) -> torch.Tensor:
-    ts = torch.as_tensor(ts, dtype=torch.float64)
+    ts = as_float_tensor(ts, name="ts")
     if ts.ndim != 1 or ts.numel() < 2 or not torch.isfinite(ts).all():
-        raise ValueError(f"ts must be a finite 1-D grid with at least 2 "
+        raise InputError(f"ts must be a finite 1-D grid with at least 2 "
                          f"times, got shape {tuple(ts.shape)}")
     steps = torch.diff(ts)
     if not (bool((steps > 0).all()) or bool((steps < 0).all())):
-        raise ValueError("ts must be strictly increasing or "
+        raise InputError("ts must be strictly increasing or "
                          "strictly decreasing")
     return ts
 
 
 def _check_state(x) -> torch.Tensor:
-    if not (isinstance(x, torch.Tensor) and x.ndim >= 2
-            and x.is_floating_point()):
-        shape = tuple(getattr(x, "shape", ()))
-        raise ValueError(f"x must be a floating-point tensor of shape "
-                         f"(N, ...), got {type(x).__name__} {shape}")
-    if not torch.isfinite(x).all():
-        raise ValueError("x must be finite")
-    return x
+    if not isinstance(x, torch.Tensor):
+        raise InputError(f"x must be a floating-point tensor of shape "
+                         f"(N, ...), got {type(x).__name__}")
+    return as_batch_tensor(x, name="x")
 
 
 def _velocity(v: Velocity, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    check_callable(v, name="v", signature="(x, t)")
     out = v(x, t.expand(x.shape[0]))
     if out.shape != x.shape or not torch.isfinite(out).all():
-        raise ValueError(f"velocity returned shape {tuple(out.shape)} "
+        raise InputError(f"velocity returned shape {tuple(out.shape)} "
                          f"(expected {tuple(x.shape)}) or non-finite values "
                          f"at t = {t.item():.6g}")
     return out
@@ -103,6 +103,10 @@ def solve_reference(v: Velocity, x, t_start: float, t_end: float, *,
     from scipy.integrate import solve_ivp
 
     x = _check_state(x).to(torch.float64)
+    t_start, t_end = check_real(t_start, name="t_start"), check_real(t_end, name="t_end")
+    rtol, atol = check_positive(rtol, name="rtol"), check_positive(atol, name="atol")
+    if extra is not None:
+        check_callable(extra, name="extra", signature="(x, t)")
     shape, n, size = x.shape, x.shape[0], x.numel()
 
     def rhs(t, y):  # 平らにした状態 y (と発散の積分) の時間微分
@@ -120,7 +124,7 @@ def solve_reference(v: Velocity, x, t_start: float, t_end: float, *,
         solution = solve_ivp(rhs, (float(t_start), float(t_end)), y0,
                              method="DOP853", rtol=rtol, atol=atol)
     if not solution.success:
-        raise ValueError(f"the reference ODE solver failed: "
+        raise InputError(f"the reference ODE solver failed: "
                          f"{solution.message}")
     y = torch.from_numpy(solution.y[:, -1].copy())
     return y[:size].reshape(shape), (y[size:] if extra is not None else None)
@@ -156,8 +160,9 @@ def ddim_ode(schedule: NoiseSchedule, model: DiscreteModel) -> Velocity:
     返す速度 ``v(y, sigma)`` の 2 番目の引数は $\sigma$ (形 (N,)) である。
     """
     if not isinstance(schedule, NoiseSchedule):
-        raise ValueError(f"schedule must be a NoiseSchedule, "
+        raise InputError(f"schedule must be a NoiseSchedule, "
                          f"got {type(schedule).__name__}")
+    check_callable(model, name="model", signature="(x, t)")
     a = schedule.alpha_bars_with_zero.numpy()  # ᾱ_0 = 1, …, ᾱ_T
     time_of = CubicSpline(np.sqrt((1 - a) / a), np.arange(schedule.T + 1.0))
 

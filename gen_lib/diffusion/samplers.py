@@ -21,15 +21,18 @@ import torch
 
 from gen_lib.core.nn import single_thread
 from gen_lib.core.types import DiscreteModel, TimeScore
-from gen_lib.core.validation import (as_batch_tensor, check_bool,
-                                     check_callable, check_count,
-                                     make_generator, make_rng)
+from gen_lib.core.validation import (InputError, as_batch_tensor, as_matching_batches, check_bool,
+                                     check_callable, check_count, check_finite_result, check_instance,
+                                     check_real, make_generator, make_rng)
 from gen_lib.diffusion.ddim import ddim_step, ddim_timesteps
 from gen_lib.diffusion.ddpm import ddpm_step
 from gen_lib.diffusion.schedule import NoiseSchedule, broadcast_to
 from gen_lib.diffusion.sde import SDE, check_sde, check_time_grid
 from gen_lib.score_based.langevin import langevin_step
 # --8<-- [end:imports]
+
+__all__ = ["ddpm_sample", "ddim_sample", "forward_paths", "reverse_step", "euler_maruyama",
+           "predictor_corrector"]
 
 
 # --8<-- [start:ddpm_sample]
@@ -45,6 +48,7 @@ def ddpm_sample(schedule: NoiseSchedule, model: DiscreteModel, x_T,
     ($x_{t-1} = A_t x_t + B_t \hat{f} + \sigma_t z$) なので、
     係数の表 $A_t, B_t, \sigma_t$ を検査つきの ``ddpm_step`` で
     一度だけ作り、ループでは表を引くだけにする。"""
+    check_instance(schedule, NoiseSchedule, name="schedule")
     check_callable(model, name="model", signature="(x, t)")
     return_path = check_bool(return_path, name="return_path")
     x = as_batch_tensor(x_T, name="x_T")
@@ -65,14 +69,14 @@ def ddpm_sample(schedule: NoiseSchedule, model: DiscreteModel, x_T,
         for t in range(schedule.T, 0, -1):
             out = model(x, torch.full((n,), t))
             if out.shape != x.shape:
-                raise ValueError(f"model(x, t) must return x's shape {tuple(x.shape)}, "
+                raise InputError(f"model(x, t) must return x's shape {tuple(x.shape)}, "
                                  f"got {tuple(out.shape)}")
             noise = torch.randn(x.shape, generator=generator, dtype=x.dtype)
             x = a[t - 1] * x + b[t - 1] * out + sigma[t - 1] * noise
             if return_path:
                 path.append(x)
     if not torch.isfinite(x).all():
-        raise ValueError("ddpm_sample produced non-finite values: check that "
+        raise InputError("ddpm_sample produced non-finite values: check that "
                          "model(x, t) returns finite values of x's shape")
     return torch.stack(path[::-1]) if return_path else x
 # --8<-- [end:ddpm_sample]
@@ -85,8 +89,10 @@ def ddim_sample(schedule: NoiseSchedule, model: DiscreteModel, x_T,
                 prediction: str = "epsilon") -> torch.Tensor:
     r"""DDIM: 部分列 $\tau_S > \dots > \tau_1$ をたどり、最後は
     $\tau_0 = 0$ ($\bar{\alpha}_0 = 1$) へ。$\eta = 0$ なら乱数を使わない。"""
+    check_instance(schedule, NoiseSchedule, name="schedule")
     check_callable(model, name="model", signature="(x, t)")
     x = as_batch_tensor(x_T, name="x_T")
+    eta = check_real(eta, name="eta")
     taus = ddim_timesteps(schedule.T, n_steps, spacing, steps_offset)
     generator = make_generator(seed)
     n = x.shape[0]
@@ -135,10 +141,15 @@ def reverse_step(sde: SDE, score: TimeScore, x: torch.Tensor,
     $x \leftarrow x + h\,[f(x, t) - g(t)^2 s(x, t)] + g(t) \sqrt{|h|}\, z$。
     ``noise`` ($z$) が None ならノイズを加えない (最後の 1 歩)。
     """
+    sde = check_sde(sde)
+    check_callable(score, name="score", signature="(x, t)")
+    if check_real(h, name="h") >= 0:
+        raise InputError(f"h must be negative (the reverse SDE runs backwards in time), got {h!r}")
+    x = as_batch_tensor(x, name="x") if noise is None else as_matching_batches(x=x, noise=noise)[0]
     x = x + h * sde.reverse_drift(x, t, score(x, t))
     if noise is not None:
         x = x + broadcast_to(sde.diffusion(t), x) * math.sqrt(-h) * noise
-    return x
+    return check_finite_result(x, name="x")
 # --8<-- [end:reverse_step]
 
 
@@ -193,7 +204,7 @@ def predictor_corrector(sde: SDE, score: TimeScore, x_1, n_steps: int,
     n_corrector = check_count(n_corrector, name="n_corrector", minimum=0)
     if (isinstance(snr, bool) or not isinstance(snr, numbers.Real)
             or not 0 < snr < math.inf):
-        raise ValueError(f"snr must be a positive finite number, "
+        raise InputError(f"snr must be a positive finite number, "
                          f"got {snr!r}")
     rng = make_rng(seed)
     generator = make_generator(rng)

@@ -17,10 +17,13 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from gen_lib.core.validation import as_array, check_count
+from gen_lib.core.validation import (InputError, as_array, as_float_tensor, check_bool, check_count,
+                                     check_instance, make_generator)
 from gen_lib.diffusion.forward_noising import (cosine_beta_schedule,
                                                linear_beta_schedule)
 # --8<-- [end:imports]
+
+__all__ = ["NoiseSchedule", "broadcast_to", "uniform_timesteps", "likelihood_timesteps"]
 
 
 class NoiseSchedule:
@@ -59,14 +62,19 @@ class NoiseSchedule:
     def check_t(self, t, *, name: str = "t", allow_zero: bool = False) -> torch.Tensor:
         """時刻を形 (N,) の int64 テンソルとして受け取り、範囲 [1, T] (allow_zero なら [0, T])
         を確かめる。"""
-        t = torch.as_tensor(t)
+        allow_zero = check_bool(allow_zero, name="allow_zero")
+        if not isinstance(t, torch.Tensor):
+            as_array(t, name=name)  # 数でなければ名前つきで止める
+            if np.asarray(t).dtype.kind not in "iu":
+                raise InputError(f"{name} must hold integers, got dtype {np.asarray(t).dtype}")
+            t = torch.as_tensor(np.asarray(t))
         if t.ndim != 1 or t.numel() < 1:
-            raise ValueError(f"{name} must have shape (N,) with N >= 1, got shape {tuple(t.shape)}")
+            raise InputError(f"{name} must have shape (N,) with N >= 1, got shape {tuple(t.shape)}")
         if t.is_floating_point() or t.is_complex() or t.dtype == torch.bool:
-            raise ValueError(f"{name} must hold integers, got dtype {t.dtype}")
+            raise InputError(f"{name} must hold integers, got dtype {t.dtype}")
         low = 0 if allow_zero else 1
         if int(t.min()) < low or int(t.max()) > self.T:
-            raise ValueError(f"{name} must lie in [{low}, T] = [{low}, {self.T}], "
+            raise InputError(f"{name} must lie in [{low}, T] = [{low}, {self.T}], "
                              f"got min {int(t.min())}, max {int(t.max())}")
         return t.to(torch.int64)
 
@@ -101,6 +109,11 @@ class NoiseSchedule:
 
 def broadcast_to(values: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """点ごとの値 (N,) を x (N, …) の形に掛けられるよう (N, 1, …, 1) にし、x の dtype にする。"""
+    if not isinstance(x, torch.Tensor) or x.ndim < 1:
+        raise InputError(f"x must be a torch.Tensor of shape (N, ...), got {type(x).__name__}")
+    values = as_float_tensor(values, name="values")
+    if values.shape != x.shape[:1]:
+        raise InputError(f"values must have shape ({x.shape[0]},) to match x, got {tuple(values.shape)}")
     return values.to(x.dtype).reshape(-1, *([1] * (x.ndim - 1)))
 
 
@@ -108,7 +121,7 @@ def uniform_timesteps(n: int, T: int, generator: torch.Generator) -> torch.Tenso
     """学習用に $t \\sim \\mathrm{Uniform}\\{1, \\dots, T\\}$ を n 個引く。形 (n,) の int64。"""
     n = check_count(n, name="n")
     T = check_count(T, name="T")
-    return torch.randint(1, T + 1, (n,), generator=generator)
+    return torch.randint(1, T + 1, (n,), generator=make_generator(generator, name="generator"))
 
 
 def likelihood_timesteps(n: int, schedule: NoiseSchedule, generator: torch.Generator) -> torch.Tensor:
@@ -119,7 +132,9 @@ def likelihood_timesteps(n: int, schedule: NoiseSchedule, generator: torch.Gener
     重み付きの損失の勾配の不偏推定になる (重点サンプリング)。$t = 1$ の重みは 1、$t = T$ は約 $\beta_T$。
     """
     n = check_count(n, name="n")
+    check_instance(schedule, NoiseSchedule, name="schedule")
     t = torch.arange(1, schedule.T + 1)
     weights = schedule.beta(t) / (1 - schedule.alpha_bar(t))
+    generator = make_generator(generator, name="generator")
     return torch.multinomial(weights, n, replacement=True, generator=generator) + 1
 

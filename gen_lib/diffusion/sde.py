@@ -29,23 +29,27 @@ from abc import ABC, abstractmethod
 import torch
 
 from gen_lib.core.types import DiscreteModel, TimeScore
-from gen_lib.core.validation import (check_bool, check_callable, check_count,
-                                     check_positive)
+from gen_lib.core.validation import (InputError, as_batch_tensor, as_float_tensor, as_matching_batches,
+                                     check_bool, check_callable, check_count, check_finite_result,
+                                     check_positive, make_generator)
 from gen_lib.diffusion.schedule import broadcast_to
 # --8<-- [end:imports]
+
+__all__ = ["SDE", "VPSDE", "SubVPSDE", "VESDE", "check_sde", "check_time_grid", "epsilon_coefficients",
+           "score_from_epsilon", "output_gain", "exact_score"]
 
 
 # --8<-- [start:helpers]
 def _check_time(t, x: torch.Tensor | None = None) -> torch.Tensor:
     """時刻 t を形 (N,) の float64 にし、[0, 1] にあることを確かめる。"""
-    t = torch.as_tensor(t, dtype=torch.float64)
-    if t.ndim != 1 or (x is not None and t.shape[0] != x.shape[0]):
+    t = as_float_tensor(t, name="t")
+    if t.ndim != 1 or t.numel() < 1 or (x is not None and t.shape[0] != x.shape[0]):
         expected = "(N,)" if x is None else f"({x.shape[0]},)"
-        raise ValueError(f"t must have shape {expected}, "
+        raise InputError(f"t must have shape {expected}, "
                          f"got {tuple(t.shape)}")
     if (not torch.isfinite(t).all() or bool((t < 0).any())
             or bool((t > 1).any())):
-        raise ValueError(f"t must lie in [0, 1], got min {t.min().item()}, "
+        raise InputError(f"t must lie in [0, 1], got min {t.min().item()}, "
                          f"max {t.max().item()}")
     return t
 
@@ -84,6 +88,8 @@ class SDE(ABC):
                       probability_flow: bool = False) -> torch.Tensor:
         r"""逆向きのドリフト $f - g^2 s$ (SDE, Song et al. 2021 式 (6))、
         または $f - \tfrac12 g^2 s$ (確率フロー ODE, 式 (13))。"""
+        x, score = as_matching_batches(x=x, score=score)
+        t = _check_time(t, x)
         g2 = broadcast_to(self.diffusion(t) ** 2, x)
         probability_flow = check_bool(probability_flow, name="probability_flow")
         weight = 0.5 if probability_flow else 1.0
@@ -93,19 +99,25 @@ class SDE(ABC):
                      generator: torch.Generator) -> torch.Tensor:
         r"""$x_1 \sim \mathcal{N}(0, \sigma_{\mathrm{prior}}^2 I)$。
         形 shape の float64。"""
-        return self.prior_std() * torch.randn(shape, generator=generator,
+        if (not isinstance(shape, tuple) or len(shape) < 1
+                or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in shape)):
+            raise InputError(f"shape must be a non-empty tuple of positive ints, got {shape!r}")
+        check_count(math.prod(shape), name="shape (number of values)")
+        return self.prior_std() * torch.randn(shape, generator=make_generator(generator, name="generator"),
                                               dtype=torch.float64)
 
     def prior_log_prob(self, x: torch.Tensor) -> torch.Tensor:
         r"""$\log \mathcal{N}(x; 0, \sigma_{\mathrm{prior}}^2 I)$。形 (N,)。"""
+        x = as_batch_tensor(x, name="x")
         s = self.prior_std()
         d = x[0].numel()
-        return (-0.5 * (x.flatten(1) ** 2).sum(dim=1) / s**2
-                - 0.5 * d * math.log(2 * math.pi * s**2))
+        log_prob = -0.5 * (x.flatten(1) ** 2).sum(dim=1) / s**2 - 0.5 * d * math.log(2 * math.pi * s**2)
+        return check_finite_result(log_prob, name="x", source=x)
 
     def perturb(self, x0: torch.Tensor, t,
                 noise: torch.Tensor) -> torch.Tensor:
         r"""$x_t = m(t) x_0 + s(t) \varepsilon$ (前向き過程の閉じた形)。"""
+        x0, noise = as_matching_batches(x0=x0, noise=noise)
         m, s = self.marginal(_check_time(t, x0))
         return broadcast_to(m, x0) * x0 + broadcast_to(s, x0) * noise
 # --8<-- [end:sde]
@@ -127,13 +139,14 @@ class VPSDE(SDE):
         self.beta_min = check_positive(beta_min, name="beta_min")
         self.beta_max = check_positive(beta_max, name="beta_max")
         if self.beta_max < self.beta_min:
-            raise ValueError(f"beta_max must be >= beta_min, got "
+            raise InputError(f"beta_max must be >= beta_min, got "
                              f"beta_min={beta_min}, beta_max={beta_max}")
 
     def beta(self, t: torch.Tensor) -> torch.Tensor:
-        return self.beta_min + t * (self.beta_max - self.beta_min)
+        return self.beta_min + _check_time(t) * (self.beta_max - self.beta_min)
 
     def drift(self, x, t):
+        x = as_batch_tensor(x, name="x")
         return -0.5 * broadcast_to(self.beta(_check_time(t, x)), x) * x
 
     def diffusion(self, t):
@@ -184,13 +197,14 @@ class VESDE(SDE):
         self.sigma_min = check_positive(sigma_min, name="sigma_min")
         self.sigma_max = check_positive(sigma_max, name="sigma_max")
         if not self.sigma_max > self.sigma_min:
-            raise ValueError(f"sigma_max must exceed sigma_min, got "
+            raise InputError(f"sigma_max must exceed sigma_min, got "
                              f"sigma_min={sigma_min}, sigma_max={sigma_max}")
 
     def sigma(self, t: torch.Tensor) -> torch.Tensor:
-        return self.sigma_min * (self.sigma_max / self.sigma_min) ** t
+        return self.sigma_min * (self.sigma_max / self.sigma_min) ** _check_time(t)
 
     def drift(self, x, t):
+        x = as_batch_tensor(x, name="x")
         _check_time(t, x)
         return torch.zeros_like(x)
 
@@ -210,7 +224,7 @@ class VESDE(SDE):
 
 def check_sde(sde) -> SDE:
     if not isinstance(sde, SDE):
-        raise ValueError(f"sde must be an SDE (VPSDE, VESDE, SubVPSDE), got {type(sde).__name__}")
+        raise InputError(f"sde must be an SDE (VPSDE, VESDE, SubVPSDE), got {type(sde).__name__}")
     return sde
 
 
@@ -218,15 +232,36 @@ def check_time_grid(t_start, t_end, n_steps) -> torch.Tensor:
     """$t_{\\mathrm{start}}$ から $t_{\\mathrm{end}}$ まで n_steps 等分した時刻の列 (形 (n_steps + 1,))。"""
     for name, value in (("t_start", t_start), ("t_end", t_end)):
         if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value <= 1:
-            raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")
+            raise InputError(f"{name} must be a number in [0, 1], got {value!r}")
     n_steps = check_count(n_steps, name="n_steps")
     if t_start == t_end:
-        raise ValueError(f"t_start and t_end must differ, got {t_start}")
+        raise InputError(f"t_start and t_end must differ, got {t_start}")
     return torch.linspace(float(t_start), float(t_end), int(n_steps) + 1, dtype=torch.float64)
 
 
 # --8<-- [start:score_from_epsilon]
-def score_from_epsilon(model: DiscreteModel, sde: "SDE", T: int) -> TimeScore:
+def epsilon_coefficients(sde: "SDE", t, prediction: str = "epsilon") -> tuple[torch.Tensor, torch.Tensor]:
+    r"""ネットワークの出力 $f$ を $\hat{\varepsilon} = a(t)\, x + b(t)\, f$ に直す係数 $(a, b)$ (形 (N,))。
+
+    $x = m x_0 + s \varepsilon$ ($m = m(t)$, $s = s(t)$) と $v = m \varepsilon - s x_0$ から:
+    ε 予測は $(0, 1)$、x0 予測は $(1/s, -m/s)$、v 予測は $(s, m) / (m^2 + s^2)$。
+    """
+    if prediction not in ("epsilon", "x0", "v"):
+        raise InputError(f"prediction must be 'epsilon', 'x0' or 'v', got {prediction!r}")
+    if not callable(getattr(sde, "marginal", None)):
+        raise InputError(f"sde must have a marginal(t) method, got {type(sde).__name__}")
+    m, s = sde.marginal(_check_time(t))
+    if bool((s <= 0).any()):
+        raise InputError("epsilon_coefficients needs t > 0 (s(0) = 0)")
+    if prediction == "epsilon":
+        return torch.zeros_like(s), torch.ones_like(s)
+    if prediction == "x0":
+        return 1 / s, -m / s
+    return s / (m**2 + s**2), m / (m**2 + s**2)
+
+
+def score_from_epsilon(model: DiscreteModel, sde: "SDE", T: int, *,
+                       prediction: str = "epsilon") -> TimeScore:
     r"""DDPM の $\varepsilon_\theta(x, k)$ ($k \in \{1, \dots, T\}$) を
     連続時刻のスコアにする: $s_\theta(x, t) = -\varepsilon_\theta(x, tT) / s(t)$。
 
@@ -234,21 +269,34 @@ def score_from_epsilon(model: DiscreteModel, sde: "SDE", T: int) -> TimeScore:
     $k = tT$ と $\sqrt{1 - \bar{\alpha}_k} \approx s(t)$ (VP の標準偏差) による
     連続版である。``model`` は整数でない時刻 $tT$ でも呼べるもの
     (学習したネットワークは $t$ の滑らかな関数)。
+    ``prediction`` が ``"x0"`` か ``"v"`` なら、出力を先に $\hat{\varepsilon}$ に直す (``epsilon_coefficients``)。
     """
     check_callable(model, name="model", signature="(x, t)")
-    if not callable(getattr(sde, "marginal", None)):
-        raise ValueError(f"sde must have a marginal(t) method, "
-                         f"got {type(sde).__name__}")
     T = check_count(T, name="T")
+    epsilon_coefficients(sde, torch.tensor([0.5]), prediction)  # sde と prediction を先に確かめる
 
     def score(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        _, s = sde.marginal(_check_time(t, x))  # (N,)
-        if bool((s <= 0).any()):
-            raise ValueError("score_from_epsilon needs t > 0 (s(0) = 0)")
-        return -model(x, t * T) / broadcast_to(s, x)
+        t = _check_time(t, x)
+        a, b = (broadcast_to(c, x) for c in epsilon_coefficients(sde, t, prediction))
+        s = broadcast_to(sde.marginal(t)[1], x)
+        return -(a * x + b * model(x, t * T)) / s
 
     return score
 # --8<-- [end:score_from_epsilon]
+
+
+# --8<-- [start:output_gain]
+def output_gain(sde: "SDE", t, prediction: str = "epsilon") -> torch.Tensor:
+    r"""ネットワークの出力の誤差 $\delta f$ が確率フロー ODE の速度場に入る倍率 (形 (N,))。
+
+    速度場 $f(x, t) - \tfrac12 g(t)^2 s_\theta$、$s_\theta = -\hat{\varepsilon}/s(t)$、
+    $\hat{\varepsilon} = a x + b f_\theta$ から $\partial v / \partial f_\theta = g(t)^2 b(t) / (2 s(t))$。
+    VP では $g^2 = \beta$ なので、ε 予測は $\beta / (2s)$、v 予測は $\beta m / (2s)$。
+    """
+    t = _check_time(t)
+    _, b = epsilon_coefficients(sde, t, prediction)
+    return sde.diffusion(t) ** 2 * b / (2 * sde.marginal(t)[1])
+# --8<-- [end:output_gain]
 
 
 # --8<-- [start:exact_score]
@@ -266,10 +314,10 @@ def exact_score(mixture, process) -> TimeScore:
     from gen_lib.distributions.gaussian_mixture import GaussianMixture
 
     if not isinstance(mixture, GaussianMixture):
-        raise ValueError(f"mixture must be a GaussianMixture, "
+        raise InputError(f"mixture must be a GaussianMixture, "
                          f"got {type(mixture).__name__}")
     if not callable(getattr(process, "marginal", None)):
-        raise ValueError(f"process must have a marginal(t) method (an SDE "
+        raise InputError(f"process must have a marginal(t) method (an SDE "
                          f"or a probability path), "
                          f"got {type(process).__name__}")
     means = torch.tensor(mixture.means)  # (K, d)
@@ -281,7 +329,7 @@ def exact_score(mixture, process) -> TimeScore:
     def score(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         t = _check_time(t, x)
         if x.ndim != 2 or x.shape[1] != mixture.dim:
-            raise ValueError(f"x must have shape (N, {mixture.dim}), "
+            raise InputError(f"x must have shape (N, {mixture.dim}), "
                              f"got {tuple(x.shape)}")
         m, s = process.marginal(t)  # (N,)
         m2 = m[:, None, None, None] ** 2

@@ -25,9 +25,11 @@ import numpy as np
 import torch
 
 from gen_lib.core.numerics import logsumexp
-from gen_lib.core.validation import as_array, check_count, check_positive
+from gen_lib.core.validation import InputError, check_count, check_instance, check_positive, check_real
 from gen_lib.distributions.gaussian_mixture import GaussianMixture
 # --8<-- [end:imports]
+
+__all__ = ["reverse_conditional", "reverse_conditional_gaussian_kl", "small_step_kl_asymptote"]
 
 
 # --8<-- [start:reverse_density]
@@ -44,14 +46,14 @@ def reverse_conditional(mixture: GaussianMixture, alpha_bar_prev: float,
     収まるので、格子はその中心の $\pm$ half_width 標準偏差に取る。
     """
     if not isinstance(mixture, GaussianMixture) or mixture.dim != 1:
-        raise ValueError("mixture must be a 1-D GaussianMixture, "
+        raise InputError("mixture must be a 1-D GaussianMixture, "
                          f"got {mixture!r:.80}")
-    if not 0 < alpha_bar_prev <= 1:
-        raise ValueError("alpha_bar_prev must lie in (0, 1], "
+    if not 0 < check_real(alpha_bar_prev, name="alpha_bar_prev") <= 1:
+        raise InputError("alpha_bar_prev must lie in (0, 1], "
                          f"got {alpha_bar_prev!r}")
-    if not 0 < beta < 1:
-        raise ValueError(f"beta must lie in (0, 1), got {beta!r}")
-    x_t = float(as_array(x_t, name="x_t", ndim=0))
+    if not 0 < check_real(beta, name="beta") < 1:
+        raise InputError(f"beta must lie in (0, 1), got {beta!r}")
+    x_t = check_real(x_t, name="x_t")
     half_width = check_positive(half_width, name="half_width")
     n_points = check_count(n_points, name="n_points", minimum=101)
     a = alpha_bar_prev
@@ -99,11 +101,13 @@ def small_step_kl_asymptote(mixture: GaussianMixture, alpha_bar_prev: float,
     $g^{(3)}(c)\, w^3$ で、ガウス分布との KL は歪度の 2 乗の 1/12
     (エッジワース展開)。$g^{(3)}$ は torch の自動微分で求める (格子を使わない)。
     """
-    if not 0 < beta < 1:
-        raise ValueError(f"beta must lie in (0, 1), got {beta!r}")
+    if not 0 < check_real(beta, name="beta") < 1:
+        raise InputError(f"beta must lie in (0, 1), got {beta!r}")
     a = alpha_bar_prev
-    if not 0 < a <= 1:
-        raise ValueError(f"alpha_bar_prev must lie in (0, 1], got {a!r}")
+    if not 0 < check_real(a, name="alpha_bar_prev") <= 1:
+        raise InputError(f"alpha_bar_prev must lie in (0, 1], got {a!r}")
+    check_instance(mixture, GaussianMixture, name="mixture")
+    x_t = check_real(x_t, name="x_t")
     prior = mixture.noised(math.sqrt(a), math.sqrt(1 - a))  # q(x_{t-1})
     c = torch.tensor([[x_t / math.sqrt(1 - beta)]], dtype=torch.float64,
                      requires_grad=True)

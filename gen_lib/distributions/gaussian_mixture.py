@@ -19,11 +19,13 @@ import numpy as np
 import torch
 
 from gen_lib.core.numerics import logsumexp
-from gen_lib.core.validation import (as_array, as_points, as_tensor_points,
-                                     check_bool, check_count, check_positive,
-                                     check_weights, make_rng)
+from gen_lib.core.validation import (InputError, as_array, as_points, as_tensor_points, check_bool,
+                                     check_count, check_finite_result, check_positive, check_weights,
+                                     make_rng)
 
 # --8<-- [end:imports]
+
+__all__ = ["GaussianMixture", "isotropic_mixture", "ring_of_gaussians", "asymmetric_mixture"]
 
 
 # --8<-- [start:mixture]
@@ -44,19 +46,19 @@ class GaussianMixture:
         cov = as_array(self.covariances, name="covariances", ndim=3)
         k, d = mu.shape
         if d < 1:
-            raise ValueError(f"means must have shape (K, d) with d >= 1, "
+            raise InputError(f"means must have shape (K, d) with d >= 1, "
                              f"got {mu.shape}")
         if w.shape != (k,) or cov.shape != (k, d, d):
-            raise ValueError(f"expected weights (K,), means (K, d), "
+            raise InputError(f"expected weights (K,), means (K, d), "
                              f"covariances (K, d, d); got {w.shape}, "
                              f"{mu.shape}, {cov.shape}")
         try:
             chol = np.linalg.cholesky(cov)  # Σ_k = L_k L_k^T
         except np.linalg.LinAlgError:
-            raise ValueError("every covariance must be symmetric "
+            raise InputError("every covariance must be symmetric "
                              "positive definite") from None
         if not np.allclose(cov, np.swapaxes(cov, 1, 2)):
-            raise ValueError("every covariance must be symmetric "
+            raise InputError("every covariance must be symmetric "
                              "positive definite")
         # 呼び出し側の配列を書き換えても分布が変わらないよう、読み取り専用の複製を持つ。
         # L_k^{-1}: 呼び出しごとに連立方程式を解かないよう前計算する
@@ -66,7 +68,7 @@ class GaussianMixture:
             precision = np.swapaxes(chol_inv, 1, 2) @ chol_inv
         if not (np.all(np.isfinite(precision)) and np.all(np.diagonal(chol, axis1=1, axis2=2) > 0)):
             # 例: std 1e-160 では Σ^{-1} = 1e320 が float64 を超え、スコアが NaN になる
-            raise ValueError("covariances are too small or ill-conditioned: their "
+            raise InputError("covariances are too small or ill-conditioned: their "
                              "inverse overflows float64 (smallest variance "
                              f"{np.min(np.linalg.eigvalsh(cov)):.3g}; std**2 "
                              "for isotropic_mixture)")
@@ -98,14 +100,18 @@ class GaussianMixture:
         diag = np.diagonal(self._chol, axis1=1, axis2=2)
         log_det = 2.0 * np.log(diag).sum(axis=1)
         log_norm = -0.5 * (self.dim * math.log(2 * math.pi) + log_det)
-        with np.errstate(over="ignore"):  # 遠すぎる点は -inf (log_prob・score が検出する)
-            return self._log_weights + log_norm - 0.5 * np.sum(z**2, axis=-1)
+        with np.errstate(over="ignore"):
+            log_prob = self._log_weights + log_norm - 0.5 * np.sum(z**2, axis=-1)
+        if not np.all(np.isfinite(log_prob)):  # 遠すぎる点では ‖z‖² が float64 であふれる
+            raise InputError(f"x is too far from every component: the log density overflows float64 "
+                             f"(largest |x| = {np.max(np.abs(x)):.3g})")
+        return log_prob
 
     def log_prob(self, x) -> np.ndarray:
         r"""$\log p(x)$ を logsumexp で安定に計算する。形 (N,)。"""
         log_p = logsumexp(self.component_log_prob(x), axis=1)
         if not np.all(np.isfinite(log_p)):
-            raise ValueError("x is too far from every component: "
+            raise InputError("x is too far from every component: "
                              "log p(x) underflows to -inf")
         return log_p
 
@@ -139,7 +145,7 @@ class GaussianMixture:
             except TypeError:  # 数でないもの
                 valid = False
             if not valid:
-                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+                raise InputError(f"{name} must be a finite number >= 0, got {value!r}")
         return GaussianMixture(self.weights, scale * self.means,
                                scale**2 * self.covariances + noise_std**2 * np.eye(self.dim)[None])
     # --8<-- [end:noised]
@@ -153,7 +159,7 @@ class GaussianMixture:
         a = self.component_log_prob(x)
         log_p = logsumexp(a, axis=1, keepdims=True)
         if not np.all(np.isfinite(log_p)):
-            raise ValueError("x is too far from every component: "
+            raise InputError("x is too far from every component: "
                              "log p(x) underflows to -inf")
         return np.exp(a - log_p)
 
@@ -170,7 +176,7 @@ class GaussianMixture:
             precision_diff = np.einsum("kij,nkj->nki", self._precision, diff)
             score = -np.einsum("nk,nkd->nd", r, precision_diff)
         if not np.all(np.isfinite(score)):
-            raise ValueError("x is too far from the components: the score "
+            raise InputError("x is too far from the components: the score "
                              "overflows float64")
         return score
     # --8<-- [end:score]
@@ -181,7 +187,7 @@ class GaussianMixture:
         dist = torch.distributions.MultivariateNormal(
             torch.tensor(self.means, dtype=x.dtype), scale_tril=torch.tensor(self._chol, dtype=x.dtype))
         a = dist.log_prob(x[:, None, :]) + torch.tensor(self._log_weights, dtype=x.dtype)
-        return torch.logsumexp(a, dim=1)
+        return check_finite_result(torch.logsumexp(a, dim=1), name="x", source=x)
 
 
 # --8<-- [start:factories]

@@ -20,10 +20,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from gen_lib.core.numerics import logsumexp
-from gen_lib.core.validation import (as_array, check_count, check_positive,
-                                     make_rng)
+from gen_lib.core.validation import InputError, as_array, check_count, check_positive, make_rng
 
 # --8<-- [end:imports]
+
+__all__ = ["as_conditions", "as_pairs", "TwoModeConditional", "off_mode_fraction"]
 
 
 # --8<-- [start:checks]
@@ -34,10 +35,10 @@ def as_conditions(c, *, name: str = "c") -> np.ndarray:
     """
     c = as_array(c, name=name, ndim=1)
     if c.size < 1:
-        raise ValueError(f"{name} must hold at least one value, "
+        raise InputError(f"{name} must hold at least one value, "
                          f"got shape {c.shape}")
     if np.any(np.abs(c) > 1.0):
-        raise ValueError(f"{name} must lie in [-1, 1], "
+        raise InputError(f"{name} must lie in [-1, 1], "
                          f"got values in [{c.min()}, {c.max()}]")
     return c
 
@@ -47,7 +48,7 @@ def as_pairs(y, c) -> tuple[np.ndarray, np.ndarray]:
     c = as_conditions(c)
     y = as_array(y, name="y", ndim=1)
     if y.shape != c.shape:
-        raise ValueError(f"y and c must have the same shape (N,), "
+        raise InputError(f"y and c must have the same shape (N,), "
                          f"got {y.shape} and {c.shape}")
     return y, c
 # --8<-- [end:checks]
@@ -69,7 +70,7 @@ class TwoModeConditional:
         check_positive(self.noise_std, name="noise_std")
         w = check_positive(self.upper_weight, name="upper_weight")
         if not 0.0 < w < 1.0:
-            raise ValueError(f"upper_weight must lie in (0, 1), "
+            raise InputError(f"upper_weight must lie in (0, 1), "
                              f"got {self.upper_weight!r}")
 
     @staticmethod
@@ -127,7 +128,7 @@ def off_mode_fraction(target: TwoModeConditional, y, c,
     真の分布からのサンプルなら $P(|\varepsilon| > 3) \approx 0.27\%$ である。
     """
     if not isinstance(target, TwoModeConditional):
-        raise ValueError(f"target must be a TwoModeConditional, "
+        raise InputError(f"target must be a TwoModeConditional, "
                          f"got {type(target).__name__}")
     y, c = as_pairs(y, c)
     n_std = check_positive(n_std, name="n_std")

@@ -12,9 +12,12 @@ import numpy as np
 
 from gen_lib.core.experiment import experiment
 from gen_lib.core.grid import make_grid
+from gen_lib.core.validation import InputError
 from gen_lib.generative.energy_model import (double_well_energy, gaussian_log_partition, log_density_on_grid,
                                              log_partition_on_grid, normalize_on_grid, product_of_experts,
                                              quadratic_energy)
+
+__all__ = ["PartitionSettings", "partition_errors", "ProductOfExpertsSettings", "product_of_experts_example"]
 
 
 @dataclass(frozen=True)
@@ -56,8 +59,12 @@ def partition_errors(settings: PartitionSettings) -> dict:
     x = np.linspace(-settings.shown_box, settings.shown_box, 400)
     coarse = make_grid([-settings.shown_box], [settings.shown_box], settings.shown_points).points
     # それ以降のすべての n で誤差が round_off 未満になる最小の n
-    n_round_off = {dim: int(n_points[np.flatnonzero(errors[dim] >= settings.round_off)[-1] + 1])
-                   for dim in (1, 2)}
+    first = {dim: int(np.max(np.flatnonzero(errors[dim] >= settings.round_off), initial=-1)) + 1
+             for dim in (1, 2)}
+    if max(first.values()) >= len(n_points):
+        raise InputError(f"settings.n_max = {settings.n_max} is too small: the error does not fall below "
+                         f"settings.round_off = {settings.round_off} by n = n_max")
+    n_round_off = {dim: int(n_points[first[dim]]) for dim in (1, 2)}
     return {"n_points": n_points, "errors": errors, "n_round_off": n_round_off, "x": x, "gamma": np.exp(-energy_1d(x[:, None])),
             "shown_points": coarse[:, 0], "shown_gamma": np.exp(-energy_1d(coarse))}
 

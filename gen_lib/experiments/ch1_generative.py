@@ -22,6 +22,9 @@ from gen_lib.generative.mixture_density_network import train_mdn
 
 # --8<-- [end:imports]
 
+__all__ = ["sample_unconditional", "SamplingSettings", "unconditional_sampling", "ColorizationSettings",
+           "colorization"]
+
 
 # --8<-- [start:sample_unconditional]
 def sample_unconditional(n: int = 1000,

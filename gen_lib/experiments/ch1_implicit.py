@@ -16,11 +16,14 @@ import numpy as np
 import torch
 
 from gen_lib.core.experiment import experiment
+from gen_lib.core.validation import InputError
 from gen_lib.distributions.gaussian_mixture import isotropic_mixture, ring_of_gaussians
 from gen_lib.generative.gan import (generator_loss, jensen_shannon, optimal_discriminator, optimal_value,
                                    train_gan, value_function)
 from gen_lib.metrics.mode_coverage import mode_coverage
 from gen_lib.metrics.two_sample import noise_floor
+
+__all__ = ["GanSettings", "gan_training", "OptimalDiscriminatorSettings", "optimal_discriminator_example"]
 
 
 @dataclass(frozen=True)
@@ -55,7 +58,7 @@ def gan_training(settings: GanSettings) -> dict:
     bad = [step for step in settings.snapshot_steps if not 0 <= step <= settings.steps
            or (step % settings.checkpoint_every != 0 and step != settings.steps)]
     if bad:
-        raise ValueError(f"snapshot_steps must be checkpoints (multiples of checkpoint_every = "
+        raise InputError(f"snapshot_steps must be checkpoints (multiples of checkpoint_every = "
                          f"{settings.checkpoint_every} up to steps = {settings.steps}, or steps), got {bad}")
     mixture = ring_of_gaussians()
     data = mixture.sample(settings.n_data, seed=settings.seed)

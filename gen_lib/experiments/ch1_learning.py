@@ -17,6 +17,8 @@ from gen_lib.core.grid import plane_points
 from gen_lib.core.validation import check_count, make_rng
 from gen_lib.generative.maximum_likelihood import average_log_likelihood, three_mode_mixture
 
+__all__ = ["curve_sampler", "TwoFamiliesSettings", "two_families"]
+
 
 def curve_sampler(n: int, seed=0) -> np.ndarray:
     r"""1 次元の潜在変数から 2 次元の点を作るサンプラー (暗黙的生成モデルの例)。

@@ -14,6 +14,8 @@ from gen_lib.core.experiment import experiment
 from gen_lib.generative.maximum_likelihood import (average_log_likelihood, ebm_log_likelihood, fit_ebm,
                                                    model_weights, three_mode_mixture, training_setup)
 
+__all__ = ["EbmFitSettings", "ebm_fit"]
+
 
 @dataclass(frozen=True)
 class EbmFitSettings:

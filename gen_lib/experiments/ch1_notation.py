@@ -10,6 +10,8 @@ from gen_lib.core.experiment import experiment
 from gen_lib.core.grid import plane_points
 from gen_lib.distributions.gaussian_mixture import asymmetric_mixture, ring_of_gaussians
 
+__all__ = ["ToySettings", "toy_log_densities"]
+
 
 @dataclass(frozen=True)
 class ToySettings:

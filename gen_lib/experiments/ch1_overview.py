@@ -24,6 +24,9 @@ from gen_lib.diffusion.samplers import ddpm_sample
 from gen_lib.distributions.gaussian_mixture import isotropic_mixture, ring_of_gaussians
 from gen_lib.experiments import ch3_models
 
+__all__ = ["ForwardSettings", "forward_process", "ScheduleSettings", "schedules", "LatentSettings",
+           "latent_marginals", "GenerationSettings", "generation_process"]
+
 
 @dataclass(frozen=True)
 class ForwardSettings:

@@ -16,13 +16,17 @@ from gen_lib.core.experiment import experiment
 from gen_lib.core.grid import make_grid
 from gen_lib.core.nn import make_mlp, minibatch, single_thread, train
 from gen_lib.core.types import ScoreModel
-from gen_lib.core.validation import make_generator, make_rng
+from gen_lib.core.validation import (InputError, check_callable, check_instance, check_positive,
+                                     make_generator, make_rng)
 from gen_lib.distributions.gaussian_mixture import GaussianMixture, ring_of_gaussians
 from gen_lib.experiments.ch2_score_matching import random_score_models, score_field
 from gen_lib.metrics.score_error import relative_score_error
 from gen_lib.score_based.denoising_score_matching import (denoising_score_matching_loss,
                                                           mixture_posterior_mean, tweedie_denoise)
 from gen_lib.score_based.score_matching import evaluate_score
+
+__all__ = ["DsmSettings", "eval_pairs", "dsm_and_esm", "dsm_constant", "training", "trained_dsm_model",
+           "identity_across_models", "tweedie_denoising"]
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,8 @@ def eval_pairs(mixture: GaussianMixture, n: int, sigma: float, seed) -> tuple[to
 
     戻り値は $\tilde{x}$、DSM の目標 $-\varepsilon/\sigma$、$\nabla \log p_\sigma(\tilde{x})$ (どれも (n, d) のテンソル)。
     """
+    check_instance(mixture, GaussianMixture, name="mixture")
+    sigma = check_positive(sigma, name="sigma")
     rng = make_rng(seed)
     x = mixture.sample(n, seed=rng)
     eps = rng.standard_normal(x.shape)
@@ -63,6 +69,9 @@ def eval_pairs(mixture: GaussianMixture, n: int, sigma: float, seed) -> tuple[to
 
 def dsm_and_esm(score_model: ScoreModel, pairs) -> tuple[float, float]:
     r"""固定した組で DSM と $p_\sigma$ の ESM を計算する (どちらも同じ $\tilde{x}$ を使う)。"""
+    check_callable(score_model, name="score_model", signature="(x)")
+    if not (isinstance(pairs, tuple) and len(pairs) == 3 and all(isinstance(p, torch.Tensor) for p in pairs)):
+        raise InputError(f"pairs must be the 3 tensors returned by eval_pairs, got {type(pairs).__name__}")
     x_noisy, dsm_target, exact_score = pairs
     with torch.no_grad():
         s = evaluate_score(score_model, x_noisy)
@@ -76,6 +85,8 @@ def dsm_constant(mixture: GaussianMixture, sigma: float, box: float, n_points: i
 
     期待値は箱 $[-b, b]^d$ の格子の台形則で計算する。
     """
+    check_instance(mixture, GaussianMixture, name="mixture")
+    sigma, box = check_positive(sigma, name="sigma"), check_positive(box, name="box")
     noisy = mixture.noised(1.0, sigma)
     grid = make_grid([-box] * mixture.dim, [box] * mixture.dim, n_points)
     weights = np.exp(noisy.log_prob(grid.points) + grid.log_weights)
@@ -123,6 +134,7 @@ def training(settings: DsmSettings) -> dict:
 
 def trained_dsm_model(settings: DsmSettings = DsmSettings()) -> torch.nn.Sequential:
     """``training(settings)`` で学習した MLP (キャッシュがあれば学習しない)。"""
+    check_instance(settings, DsmSettings, name="settings")
     model = make_mlp(2, 2, hidden=settings.hidden, seed=settings.seed)
     model.load_state_dict(training(settings)["state_dict"])
     return model

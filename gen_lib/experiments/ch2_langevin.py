@@ -12,16 +12,21 @@ import numpy as np
 
 from gen_lib.core.experiment import experiment
 from gen_lib.core.grid import plane_points
-from gen_lib.core.validation import make_rng
+from gen_lib.core.validation import as_points, check_count, check_instance, check_positive, make_rng
 from gen_lib.distributions.gaussian_mixture import GaussianMixture, ring_of_gaussians
 from gen_lib.metrics.mode_weights import estimate_mode_weights
 from gen_lib.metrics.two_sample import energy_distance, mmd_squared, noise_floor
 from gen_lib.score_based.langevin import (langevin_failure_setting, langevin_sample,
                                           ula_gaussian_stationary_covariance)
 
+__all__ = ["ring_initial_points", "SnapshotSettings", "snapshots", "within_mode_variance",
+           "ConvergenceSettings", "convergence", "FailureSettings", "failure_weights", "UlaVarianceSettings",
+           "ula_variance"]
+
 
 def ring_initial_points(n: int, std: float, seed) -> np.ndarray:
     r"""円周の混合の連鎖の初期値 $\mathcal{N}(0, s^2 I)$ (回転対称なので 8 つのモードに等しく分かれる)。"""
+    n, std = check_count(n, name="n"), check_positive(std, name="std")
     return std * make_rng(seed).standard_normal((n, 2))
 
 
@@ -53,6 +58,8 @@ def snapshots(settings: SnapshotSettings) -> dict:
 
 def within_mode_variance(mixture: GaussianMixture, x) -> float:
     """各点を最も近い (負担率最大の) モードに割り当て、平均からのずれの 1 成分あたりの分散を求める。"""
+    check_instance(mixture, GaussianMixture, name="mixture")
+    x = as_points(x, name="x", dim=mixture.dim)
     nearest = np.argmax(mixture.responsibilities(x), axis=1)
     return float(np.mean((x - mixture.means[nearest]) ** 2))
 

@@ -19,7 +19,7 @@ import numpy as np
 from gen_lib.core.experiment import experiment
 from gen_lib.core.grid import plane_points
 from gen_lib.core.types import NoiseConditionalScore
-from gen_lib.core.validation import as_points, make_rng
+from gen_lib.core.validation import InputError, as_points, check_callable, check_instance, make_rng
 from gen_lib.distributions.gaussian_mixture import GaussianMixture
 from gen_lib.metrics.mode_weights import estimate_mode_weights, mode_weight_error
 from gen_lib.metrics.score_error import relative_score_error
@@ -33,6 +33,10 @@ from gen_lib.score_based.ncsn import (
     exact_noise_conditional_score, geometric_noise_levels, train_ncsn,
 )
 # --8<-- [end:imports]
+
+__all__ = ["NcsnSettings", "SamplerSettings", "noise_levels", "training", "trained_ncsn", "score_errors",
+           "EvaluationSettings", "score_error_curves", "score_maps", "compare_samplers", "sampler_comparison",
+           "annealing_path", "TableSettings", "sampler_table", "sampling_time"]
 
 
 # --8<-- [start:settings]
@@ -66,6 +70,7 @@ class SamplerSettings:
 
 def noise_levels(settings: NcsnSettings = NcsnSettings()) -> np.ndarray:
     r"""実験で使う $\sigma_1 > \cdots > \sigma_L$。"""
+    check_instance(settings, NcsnSettings, name="settings")
     return geometric_noise_levels(settings.sigma_max, settings.sigma_min, settings.n_levels)
 # --8<-- [end:settings]
 
@@ -87,6 +92,7 @@ def training(settings: NcsnSettings) -> dict:
 
 def trained_ncsn(settings: NcsnSettings = NcsnSettings()) -> tuple[NoiseConditionalScoreNet, list[float]]:
     """学習した NCSN と損失の履歴 (``training`` の結果から作る。キャッシュがあれば学習しない)。"""
+    check_instance(settings, NcsnSettings, name="settings")
     result = training(settings)
     model = NoiseConditionalScoreNet(2, hidden=settings.hidden, n_hidden_layers=settings.n_hidden_layers)
     model.load_state_dict(result["state_dict"])
@@ -104,6 +110,8 @@ def score_errors(score_fn: NoiseConditionalScore, mixture: GaussianMixture, sigm
     厳密なスコアの 2 乗ノルムの平均 $\frac1N \sum_n \|\nabla \log p_{\sigma_i}(x^n)\|^2$ で割った値
     (``relative_score_error``)。
     """
+    check_callable(score_fn, name="score_fn", signature="(x, sigma)")
+    check_instance(mixture, GaussianMixture, name="mixture")
     x = as_points(x, dim=mixture.dim)
     sigmas = check_noise_levels(sigmas)
     rng = make_rng(seed)
@@ -188,9 +196,9 @@ def compare_samplers(model: NoiseConditionalScoreNet, settings: SamplerSettings)
     - ``reference``: 比べる相手の厳密なサンプル $x \sim p$
     """
     if not isinstance(model, NoiseConditionalScoreNet):  # サンプラーを走らせる前に確かめる
-        raise ValueError(f"model must be a NoiseConditionalScoreNet, got {type(model).__name__}")
+        raise InputError(f"model must be a NoiseConditionalScoreNet, got {type(model).__name__}")
     if not isinstance(settings, SamplerSettings):
-        raise ValueError(f"settings must be a SamplerSettings, got {type(settings).__name__}")
+        raise InputError(f"settings must be a SamplerSettings, got {type(settings).__name__}")
     setting = langevin_failure_setting(settings.n_chains, seed=settings.seed)
     mixture, sigmas, T = setting.mixture, noise_levels(settings.ncsn), settings.n_steps_each
     sigma_min = float(sigmas[-1])
@@ -257,6 +265,8 @@ def sampler_table(settings: TableSettings) -> dict:
     $\sqrt{0.2 \cdot 0.8 / (RN)}$ ではなく、繰り返しのサンプル標準偏差 $/\sqrt{R}$)、``floor`` (floor_pairs,)、
     ``repeats`` $R$、``n_chains`` $N$。
     """
+    if len(settings.seeds) < 2:  # 標準誤差は 2 回以上の繰り返しで決まる (1 回では NaN になる)
+        raise InputError(f"settings.seeds must hold at least 2 seeds, got {settings.seeds!r}")
     distances = {key: [] for key in SAMPLERS}
     errors = {key: [] for key in SAMPLERS}
     pi1 = {key: [] for key in SAMPLERS}

@@ -13,6 +13,9 @@ from gen_lib.distributions.gaussian_mixture import (GaussianMixture, asymmetric_
                                                     ring_of_gaussians)
 from gen_lib.score_based.score import score_from_energy
 
+__all__ = ["one_dimensional_mixture", "NormalizerSettings", "score_by_normalizer", "FieldSettings",
+           "score_fields"]
+
 
 def one_dimensional_mixture() -> GaussianMixture:
     r"""2 つのモードを持つ 1 次元の混合 $0.3\,\mathcal{N}(-2, 0.6^2) + 0.7\,\mathcal{N}(1.5, 0.6^2)$。"""

@@ -17,12 +17,16 @@ from gen_lib.core.experiment import experiment
 from gen_lib.core.grid import Grid, make_grid, plane_points
 from gen_lib.core.nn import make_mlp, minibatch, single_thread, train
 from gen_lib.core.types import ScoreModel
-from gen_lib.core.validation import make_generator, make_rng
+from gen_lib.core.validation import (InputError, check_callable, check_count, check_instance, check_positive,
+                                     make_generator, make_rng)
 from gen_lib.distributions.gaussian_mixture import GaussianMixture, asymmetric_mixture
 from gen_lib.metrics.score_error import relative_score_error
 from gen_lib.score_based.score_matching import (evaluate_score, explicit_score_matching_loss,
                                                 implicit_score_matching_loss, jacobian_trace,
                                                 sliced_score_matching_loss)
+
+__all__ = ["ScoreMatchingSettings", "quadrature_objectives", "training", "score_field", "random_score_models",
+           "identity_across_models", "trained_score_model", "TimingSettings", "loss_times"]
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,9 @@ def quadrature_objectives(score_model: ScoreModel, mixture: GaussianMixture, gri
     相対誤差 ``relative`` は $\mathbb{E}_p\|s_\theta - \nabla \log p\|^2 / \mathbb{E}_p\|\nabla \log p\|^2
     = J_{\mathrm{ESM}} / C$ (``relative_score_error`` に重み $w_j p(x_j)$ を渡す)。
     """
+    check_callable(score_model, name="score_model", signature="(x)")
+    check_instance(mixture, GaussianMixture, name="mixture")
+    check_instance(grid, Grid, name="grid", hint=" (use make_grid)")
     weights = np.exp(mixture.log_prob(grid.points) + grid.log_weights)  # w_j p(x_j)
     true = mixture.score(grid.points)
     trace, s = jacobian_trace(score_model, torch.as_tensor(grid.points), create_graph=False)
@@ -77,7 +84,7 @@ def training(settings: ScoreMatchingSettings) -> dict:
     (``quadrature_objectives``)、スコア場 (``score_field``)、``state_dict``。
     """
     if settings.method not in ("ism", "ssm"):
-        raise ValueError(f"method must be 'ism' or 'ssm', got {settings.method!r}")
+        raise InputError(f"method must be 'ism' or 'ssm', got {settings.method!r}")
     mixture = asymmetric_mixture()
     grid = _quadrature_grid(settings)
     data = torch.as_tensor(mixture.sample(settings.n_data, seed=settings.seed + 1))
@@ -112,6 +119,11 @@ def score_field(score_model: ScoreModel, mixture: GaussianMixture, lim: float, n
     戻り値: 矢印の格子 ``arrows_at`` (M, 2) での ``arrows`` $s_\theta$ と ``exact_arrows`` $\nabla \log p$、
     細かい格子の目盛り ``fine_axis`` (n,) での ``log_p`` と誤差 ``error`` $\|s_\theta - \nabla \log p\|$ (どちらも (n, n))。
     """
+    check_callable(score_model, name="score_model", signature="(x)")
+    check_instance(mixture, GaussianMixture, name="mixture")
+    lim = check_positive(lim, name="lim")
+    n_arrows = check_count(n_arrows, name="n_arrows")
+    n_fine = check_count(n_fine, name="n_fine", maximum=3000)  # 細かい格子は n_fine² 点
     arrows_at = plane_points(np.linspace(-lim, lim, n_arrows))
     fine_axis = np.linspace(-lim, lim, n_fine)
     fine = plane_points(fine_axis)
@@ -126,6 +138,7 @@ def score_field(score_model: ScoreModel, mixture: GaussianMixture, lim: float, n
 
 def random_score_models(seed: int) -> list:
     """いろいろなスコアモデル: 出力を拡大した乱数初期化の MLP と、線形モデル $s(x) = Ax + b$。"""
+    seed = check_count(seed, name="seed", minimum=0, maximum=2**63)
     models = []
     for k, (hidden, scale) in enumerate([(8, 1.0), (16, 3.0), (32, 6.0), (64, 2.0), (16, 8.0), (32, 0.5)]):
         mlp = make_mlp(2, 2, hidden=hidden, seed=seed + 10 + k)
@@ -163,6 +176,7 @@ def identity_across_models(settings: ScoreMatchingSettings) -> dict:
 
 def trained_score_model(settings: ScoreMatchingSettings = ScoreMatchingSettings()) -> torch.nn.Sequential:
     """``training(settings)`` で学習した MLP (キャッシュがあれば学習しない)。"""
+    check_instance(settings, ScoreMatchingSettings, name="settings")
     model = make_mlp(2, 2, hidden=settings.hidden, seed=settings.seed)
     model.load_state_dict(training(settings)["state_dict"])
     return model

@@ -15,6 +15,7 @@ import torch
 
 from gen_lib.core.experiment import experiment
 from gen_lib.core.nn import single_thread
+from gen_lib.core.validation import as_points, check_positive
 from gen_lib.diffusion.ddpm import exact_epsilon
 from gen_lib.diffusion.samplers import ddim_sample
 from gen_lib.experiments.ch3_models import (ModelSettings, data_distribution,
@@ -22,6 +23,8 @@ from gen_lib.experiments.ch3_models import (ModelSettings, data_distribution,
 from gen_lib.metrics.two_sample import energy_distance, noise_floor
 from gen_lib.metrics.wasserstein import wasserstein2
 # --8<-- [end:imports]
+
+__all__ = ["FloorSettings", "DdimSettings", "noise_floors", "outlier_fraction", "step_quality"]
 
 
 # --8<-- [start:settings]
@@ -60,6 +63,8 @@ def noise_floors(settings: FloorSettings) -> dict[str, np.ndarray]:
 
 def outlier_fraction(x: np.ndarray, radius: float = 2.0, tolerance: float = 1.0) -> float:
     """円周 (半径 radius) から tolerance 以上離れた点の割合。データでは 6.7σ 以上の外れで、ほぼ 0。"""
+    x = as_points(x, name="x")
+    radius, tolerance = check_positive(radius, name="radius"), check_positive(tolerance, name="tolerance")
     return float(np.mean(np.abs(np.linalg.norm(x, axis=1) - radius) > tolerance))
 
 

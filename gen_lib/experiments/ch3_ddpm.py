@@ -17,7 +17,7 @@ import torch
 from gen_lib.core.experiment import experiment
 from gen_lib.core.grid import make_grid
 from gen_lib.core.nn import single_thread
-from gen_lib.core.validation import make_rng
+from gen_lib.core.validation import check_callable, check_instance, check_positive, make_rng
 from gen_lib.diffusion.ddpm import exact_epsilon, q_sample, variational_bound_terms
 from gen_lib.diffusion.samplers import ddpm_sample
 from gen_lib.diffusion.schedule import NoiseSchedule
@@ -28,6 +28,10 @@ from gen_lib.experiments.ch3_models import ModelSettings, data_distribution, sch
 from gen_lib.metrics.score_error import relative_score_error
 from gen_lib.metrics.two_sample import energy_distance, noise_floor
 from gen_lib.metrics.wasserstein import wasserstein2
+
+__all__ = ["DdpmSettings", "expected_prior_kl", "prior_terms", "remember_outputs", "entropy",
+           "variational_bound", "ancestral_samples", "epsilon_error", "SmallStepsSettings",
+           "small_steps_mixture", "reverse_step_kl"]
 
 VARIANCES = ("posterior", "beta")  # σ_t² = β̃_t と σ_t² = β_t
 ERROR_TIMES = tuple(int(t) for t in np.unique(np.geomspace(1, 1000, 30).round()))  # 1..T を対数的に
@@ -55,6 +59,8 @@ def expected_prior_kl(schedule: NoiseSchedule, mixture: GaussianMixture) -> floa
     $\tfrac12(\bar{\alpha}_T \mathbb{E}\|x_0\|^2 - d \bar{\alpha}_T - d \log(1 - \bar{\alpha}_T))$,
     $\mathbb{E}\|x_0\|^2 = \sum_k \pi_k (\|\mu_k\|^2 + \operatorname{tr} \Sigma_k)$。
     """
+    check_instance(schedule, NoiseSchedule, name="schedule")
+    check_instance(mixture, GaussianMixture, name="mixture")
     a = schedule.alpha_bars_with_zero[-1].item()
     second_moment = float(mixture.weights @ (np.sum(mixture.means**2, axis=1)
                                              + np.trace(mixture.covariances, axis1=1, axis2=2)))
@@ -84,6 +90,7 @@ def remember_outputs(model):
     2 つの分散の選び方の変分下界は、同じシードで同じ x_t (すべての時刻をまとめた 1 回の呼び出し) を
     使うので、ネットワークの評価を共有できる。
     """
+    check_callable(model, name="model", signature="(x, t)")
     last = {}
 
     def remembered(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -96,6 +103,8 @@ def remember_outputs(model):
 
 def entropy(mixture: GaussianMixture, box: float, n_points: int) -> float:
     r"""微分エントロピー $H(p) = -\int p \log p\, dx$ [nats] (箱 $[-b, b]^d$ の台形則)。"""
+    check_instance(mixture, GaussianMixture, name="mixture")
+    box = check_positive(box, name="box")
     grid = make_grid([-box] * mixture.dim, [box] * mixture.dim, n_points)
     log_p = mixture.log_prob(grid.points)
     return float(-np.exp(log_p + grid.log_weights) @ log_p)
@@ -196,6 +205,7 @@ class SmallStepsSettings:
 
 def small_steps_mixture(settings: SmallStepsSettings) -> GaussianMixture:
     """2 つのモードを持つ 1 次元の混合分布 p。"""
+    check_instance(settings, SmallStepsSettings, name="settings")
     return isotropic_mixture([[m] for m in settings.means], settings.std, weights=list(settings.weights))
 
 

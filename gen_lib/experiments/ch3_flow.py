@@ -14,6 +14,7 @@ import torch
 
 from gen_lib.core.experiment import experiment
 from gen_lib.core.nn import single_thread
+from gen_lib.core.validation import InputError, as_array, as_float_tensor
 from gen_lib.diffusion.flow_matching import exact_velocity
 from gen_lib.diffusion.ode import euler, heun, probability_flow
 from gen_lib.diffusion.samplers import ddim_sample
@@ -21,6 +22,9 @@ from gen_lib.diffusion.sde import VPSDE, exact_score
 from gen_lib.experiments.ch3_models import data_distribution, schedule, trained_ddpm, trained_flow
 from gen_lib.metrics.two_sample import energy_distance, noise_floor
 from gen_lib.metrics.wasserstein import wasserstein2
+
+__all__ = ["QualitySettings", "sample_quality", "TrajectorySettings", "record_path", "path_measures",
+           "trajectories"]
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,9 @@ class TrajectorySettings:
 
 def record_path(v, x: torch.Tensor, ts: torch.Tensor) -> np.ndarray:
     """ホイン法で ts の各時刻の状態を記録する。形 (len(ts), N, d)。"""
+    ts = as_float_tensor(ts, name="ts", ndim=1)
+    if ts.numel() < 2:
+        raise InputError(f"ts must hold at least 2 times, got shape {tuple(ts.shape)}")
     states = [x]
     for t, t_next in zip(ts[:-1], ts[1:]):
         states.append(heun(v, states[-1], torch.stack([t, t_next])))
@@ -106,6 +113,10 @@ def path_measures(path: np.ndarray, ts: np.ndarray) -> dict:
 
     要約として ``median_length_ratio`` と ``mean_deviation`` も返す。
     """
+    path, ts = as_array(path, name="path", ndim=3), as_array(ts, name="ts", ndim=1)
+    if ts.size < 2 or path.shape[0] != ts.size or ts[-1] == ts[0]:
+        raise InputError(f"path must have shape (len(ts), N, d) and ts at least 2 distinct ends, "
+                         f"got path {path.shape} and ts {ts.shape}")
     steps = np.diff(path, axis=0)  # (K, N, d)
     dt = np.diff(ts)[:, None, None]
     mean_velocity = (path[-1] - path[0]) / (ts[-1] - ts[0])

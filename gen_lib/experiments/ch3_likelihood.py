@@ -16,14 +16,18 @@ import torch
 
 from gen_lib.core.experiment import experiment
 from gen_lib.core.nn import single_thread
+from gen_lib.core.validation import InputError, as_array, as_batch_tensor, check_finite_result
 from gen_lib.diffusion.likelihood import (divergence_exact, ode_log_likelihood,
                                          sde_kl_bound)
 from gen_lib.diffusion.ode import ddim_ode, probability_flow, solve_reference
 from gen_lib.diffusion.samplers import ddim_sample
-from gen_lib.diffusion.sde import VPSDE, exact_score, score_from_epsilon
+from gen_lib.diffusion.sde import VPSDE, exact_score, output_gain, score_from_epsilon
 from gen_lib.experiments.ch3_models import (data_distribution, schedule,
                                             trained_ddpm, trained_flow)
 # --8<-- [end:imports]
+
+__all__ = ["ExactSettings", "exact_likelihood", "LikelihoodSettings", "model_nll", "model_likelihoods",
+           "BoundSettings", "sde_bound", "GainSettings", "output_gains", "DdimSettings", "ddim_convergence"]
 
 
 @dataclass(frozen=True)
@@ -97,12 +101,21 @@ def model_nll(velocity, x: torch.Tensor, log_p: np.ndarray, t_start: float,
     ``kl`` は点ごとの $\log p(x) - \log q_\theta(x)$ の平均、``kl_se`` は
     その標準誤差。
     """
+    if not callable(velocity):
+        raise InputError(f"velocity must be callable as velocity(x, t), got {type(velocity).__name__}")
+    x, log_p = as_batch_tensor(x, name="x"), as_array(log_p, name="log_p", ndim=1)
+    if log_p.shape != (len(x),):
+        raise InputError(f"log_p must have shape ({len(x)},) (one value per point of x), got {log_p.shape}")
+    if isinstance(t_start, bool) or not isinstance(t_start, (int, float)) or not 0 <= t_start < 1:
+        raise InputError(f"t_start must be a number in [0, 1) (the prior sits at t = 1), got {t_start!r}")
     prior = VPSDE().prior_log_prob  # log N(x; 0, I)
     log_q = ode_log_likelihood(velocity, x, prior, t_start=t_start,
                                rtol=rtol, atol=rtol).numpy()
     gap = log_p - log_q  # 点ごとの log p(x) - log q_θ(x)
-    return {"nll": -log_q, "kl": gap.mean(),
-            "kl_se": gap.std(ddof=1) / np.sqrt(len(gap))}
+    with np.errstate(over="ignore", invalid="ignore"):
+        result = {"nll": -log_q, "kl": gap.mean(), "kl_se": gap.std(ddof=1) / np.sqrt(len(gap))}
+    check_finite_result([result["kl"], result["kl_se"]], name="x or log_p")
+    return result
 # --8<-- [end:model_nll]
 
 
@@ -152,6 +165,25 @@ def sde_bound(settings: BoundSettings) -> dict:
         out = sde_kl_bound(score_from_epsilon(model, sde, schedule().T), exact_score(p, sde), sde,
                            p.sample(settings.n_points, seed=settings.seed), times, seed=settings.seed + 1)
     return {**out, "times": times}
+
+
+@dataclass(frozen=True)
+class GainSettings:
+    """ネットワークの出力の誤差が確率フロー ODE の速度場に入る倍率を描く設定 (厳密な式だけで、学習しない)。"""
+
+    t_start: float = 1e-3  # 時刻の格子の始まり (確率フロー ODE の尤度と同じ)
+    n_times: int = 200  # t_start から 1 までの等間隔の時刻の数
+
+
+@experiment(GainSettings)
+def output_gains(settings: GainSettings) -> dict:
+    r"""VP SDE で、予測の種類ごとの ``output_gain`` の絶対値 (``epsilon``・``x0``・``v``、形 (n_times,))
+    と時刻 ``times``、VP の係数 ``m``・``s``・``beta``。"""
+    sde = VPSDE()
+    times = torch.linspace(settings.t_start, 1.0, settings.n_times, dtype=torch.float64)
+    m, s = sde.marginal(times)
+    gains = {prediction: output_gain(sde, times, prediction).abs().numpy() for prediction in ("epsilon", "x0", "v")}
+    return {"times": times.numpy(), "m": m.numpy(), "s": s.numpy(), "beta": sde.beta(times).numpy(), **gains}
 
 
 @dataclass(frozen=True)

@@ -13,11 +13,15 @@ from dataclasses import dataclass
 
 from gen_lib.core.experiment import experiment
 from gen_lib.core.nn import single_thread
+from gen_lib.core.validation import check_instance
 from gen_lib.diffusion.networks import (TimeConditionedMLP, discrete_model,
                                        train_ddpm, train_flow_matching)
 from gen_lib.diffusion.schedule import NoiseSchedule
 from gen_lib.distributions.gaussian_mixture import GaussianMixture, ring_of_gaussians
 # --8<-- [end:imports]
+
+__all__ = ["ModelSettings", "data_distribution", "schedule", "training_data", "ddpm_training",
+           "flow_matching_training", "trained_ddpm", "trained_flow"]
 
 
 # --8<-- [start:settings]
@@ -34,6 +38,7 @@ class ModelSettings:
     hidden: int = 128  # 隠れ層のユニット数
     n_hidden_layers: int = 3  # 隠れ層の数
     timesteps: str = "uniform"  # DDPM の学習で t を引く分布 ("likelihood" は尤度の重み)
+    prediction: str = "epsilon"  # DDPM のネットワークが予測する量 ("epsilon", "x0", "v")
     seed: int = 0  # 初期値・ミニバッチ・時刻・ノイズのシード
 # --8<-- [end:settings]
 
@@ -45,22 +50,25 @@ def data_distribution() -> GaussianMixture:
 
 def schedule(settings: ModelSettings = ModelSettings()) -> NoiseSchedule:
     """DDPM の線形スケジュール (Ho et al. 2020 の β_1 = 1e-4, β_T = 0.02)。"""
+    check_instance(settings, ModelSettings, name="settings")
     return NoiseSchedule.linear(settings.T)
 
 
 def training_data(settings: ModelSettings = ModelSettings()):
     """学習データ D (N 点、形 (N, 2) の numpy 配列)。"""
+    check_instance(settings, ModelSettings, name="settings")
     return data_distribution().sample(settings.n_data, seed=settings.data_seed)
 
 
 @experiment(ModelSettings)
 def ddpm_training(settings: ModelSettings) -> dict:
-    """DDPM の ε 予測ネットワークを L_simple で学習する。戻り値は ``{"state_dict", "history"}``。"""
+    """DDPM のネットワーク (既定は ε 予測) を L_simple (目標を settings.prediction にしたもの) で学習する。
+    戻り値は ``{"state_dict", "history"}``。"""
     with single_thread():
         network, history = train_ddpm(training_data(settings), schedule(settings), steps=settings.steps,
                                       batch_size=settings.batch_size, lr=settings.lr, hidden=settings.hidden,
                                       n_hidden_layers=settings.n_hidden_layers, timesteps=settings.timesteps,
-                                      seed=settings.seed)
+                                      prediction=settings.prediction, seed=settings.seed)
     return {"state_dict": network.state_dict(), "history": history}
 
 
@@ -76,13 +84,15 @@ def flow_matching_training(settings: ModelSettings) -> dict:
 
 
 def _network(state_dict: dict, settings: ModelSettings) -> TimeConditionedMLP:
+    check_instance(settings, ModelSettings, name="settings")
     network = TimeConditionedMLP(2, hidden=settings.hidden, n_hidden_layers=settings.n_hidden_layers)
     network.load_state_dict(state_dict)
     return network.eval()
 
 
 def trained_ddpm(settings: ModelSettings = ModelSettings()):
-    r"""学習した $\varepsilon_\theta(x_t, t)$ (離散時刻 $t \in \{1, \dots, T\}$ で呼ぶ形) と損失の履歴。"""
+    r"""学習した $\varepsilon_\theta(x_t, t)$ (離散時刻 $t \in \{1, \dots, T\}$ で呼ぶ形) と損失の履歴。
+    ``settings.prediction`` が ``"v"`` なら出力は $v_\theta$ である。"""
     network = _network(ddpm_training(settings)["state_dict"], settings)
     return discrete_model(network, settings.T), list(ddpm_training(settings)["history"])
 

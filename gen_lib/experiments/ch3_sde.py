@@ -19,16 +19,20 @@ import torch
 
 from gen_lib.core.experiment import experiment
 from gen_lib.core.nn import single_thread
+from gen_lib.core.validation import check_callable, check_instance
 from gen_lib.diffusion.samplers import (euler_maruyama, forward_paths,
                                         predictor_corrector)
 from gen_lib.diffusion.schedule import NoiseSchedule
-from gen_lib.diffusion.sde import (SDE, SubVPSDE, VESDE, VPSDE, exact_score,
+from gen_lib.diffusion.sde import (SDE, SubVPSDE, VESDE, VPSDE, check_sde, exact_score,
                                    score_from_epsilon)
 from gen_lib.experiments.ch3_models import (ModelSettings, data_distribution,
                                             trained_ddpm)
 from gen_lib.metrics.two_sample import energy_distance
 from gen_lib.metrics.wasserstein import wasserstein2
 # --8<-- [end:imports]
+
+__all__ = ["ProcessSettings", "QualitySettings", "PathSettings", "processes", "marginal_curves",
+           "sample_paths", "reverse_sde_quality", "exact_score_quality", "model_quality"]
 
 
 # --8<-- [start:settings]
@@ -71,6 +75,7 @@ class PathSettings:
 
 def processes(settings: ProcessSettings = ProcessSettings()) -> dict[str, SDE]:
     """名前 (図と表の順) → SDE。"""
+    check_instance(settings, ProcessSettings, name="settings")
     return {"VP": VPSDE(settings.beta_min, settings.beta_max),
             "sub-VP": SubVPSDE(settings.beta_min, settings.beta_max),
             "VE": VESDE(settings.sigma_min, settings.sigma_max)}
@@ -142,6 +147,9 @@ def reverse_sde_quality(sde: SDE, score, settings: QualitySettings) -> dict:
     ``"EM"`` はオイラー・丸山法だけ、``"PC"`` は各時刻に修正子を 1 歩加えたもの。
     戻り値は {"EM"/"PC": {"energy", "w2"}} (各 (len(step_counts),)) と ``steps``。
     """
+    sde = check_sde(sde)
+    check_callable(score, name="score", signature="(x, t)")
+    check_instance(settings, QualitySettings, name="settings")
     x_1 = _prior_points(sde, settings.n_samples, settings.seed)
     reference = data_distribution().sample(settings.n_samples,
                                            seed=settings.seed + 2)

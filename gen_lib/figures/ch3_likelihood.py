@@ -10,9 +10,9 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from gen_lib.core.plotting import ACCENT_COLOR, DATA_COLOR, MODEL_COLOR, new_figure
-from gen_lib.experiments.ch3_likelihood import (DdimSettings, ExactSettings, LikelihoodSettings,
+from gen_lib.experiments.ch3_likelihood import (DdimSettings, ExactSettings, GainSettings, LikelihoodSettings,
                                                 ddim_convergence, exact_likelihood,
-                                                model_likelihoods)
+                                                model_likelihoods, output_gains)
 from gen_lib.figures import figure
 
 
@@ -58,6 +58,22 @@ def model_gaps(seed: int = 0) -> Figure:
     ax.axvline(0, color="0.2", linestyle=":")
     ax.set(xlabel=r"$\log p(x) - \log q_\theta(x)$ [nats]", ylabel="点の数",
            title=f"検証用の {len(r['log_p'])} 点での対数尤度の差")
+    ax.legend(fontsize=9)
+    return fig
+
+
+@figure("ch3-pf-gain.svg")
+def output_gain_curves(seed: int = 0) -> Figure:
+    r"""VP SDE で、ネットワークの出力の誤差が確率フロー ODE の速度場に入る倍率 $|\partial v / \partial f_\theta|$。"""
+    r = output_gains(GainSettings())
+    fig, ax = new_figure(1, 1, width=6.0, height=3.4)
+    for key, color, label in (("epsilon", MODEL_COLOR, r"ε 予測 $\beta / (2s)$"),
+                              ("x0", "0.45", r"x0 予測 $\beta m / (2s^2)$"),
+                              ("v", ACCENT_COLOR, r"v 予測 $\beta m / (2s)$")):
+        ax.semilogy(r["times"], r[key], color=color, linewidth=2, label=label)
+    ax.axhline(1.0, color="0.2", linestyle=":", linewidth=1)
+    ax.set(xlabel="時刻 $t$", ylabel=r"$|\partial v / \partial f_\theta|$",
+           title="出力の誤差が ODE の速度場に入る倍率 (VP SDE)")
     ax.legend(fontsize=9)
     return fig
 

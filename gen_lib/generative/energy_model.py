@@ -22,28 +22,32 @@ import numpy as np
 from gen_lib.core.grid import Grid
 from gen_lib.core.numerics import logsumexp
 from gen_lib.core.types import Energy
-from gen_lib.core.validation import (as_array, as_points, check_count,
-                                     check_positive)
+from gen_lib.core.validation import (InputError, as_array, as_points, check_callable, check_count,
+                                     check_finite_result, check_positive)
 
 # --8<-- [end:imports]
 
+__all__ = ["quadratic_energy", "double_well_energy", "energy_on_grid", "log_partition_on_grid",
+           "gaussian_log_partition", "log_density_on_grid", "product_of_experts", "normalize_on_grid",
+           "gaussian_product", "PolynomialEnergy"]
+
 
 # --8<-- [start:check_precision]
-def _check_precision(precision, dim: int | None = None) -> np.ndarray:
+def _check_precision(precision, dim: int | None = None, name: str = "precision") -> np.ndarray:
     """精度行列 Λ が対称正定値であることを確かめる。"""
-    lam = as_array(precision, name="precision", ndim=2)
+    lam = as_array(precision, name=name, ndim=2)
     square = lam.shape[0] == lam.shape[1]
     if not square or (dim is not None and lam.shape != (dim, dim)):
         expected = ("a square matrix" if dim is None
                     else f"shape ({dim}, {dim})")
-        raise ValueError(f"precision must be {expected}, "
+        raise InputError(f"{name} must be {expected}, "
                          f"got shape {lam.shape}")
     if not np.allclose(lam, lam.T):
-        raise ValueError("precision must be symmetric positive definite, "
+        raise InputError(f"{name} must be symmetric positive definite, "
                          "got a non-symmetric matrix")
     eigenvalues = np.linalg.eigvalsh(lam)
     if eigenvalues.min() <= 0:
-        raise ValueError(f"precision must be symmetric positive definite, "
+        raise InputError(f"{name} must be symmetric positive definite, "
                          f"got smallest eigenvalue {eigenvalues.min():.3g}")
     return lam
 # --8<-- [end:check_precision]
@@ -56,10 +60,13 @@ def quadratic_energy(x, mean, precision) -> np.ndarray:
     形 (N,)。
     """
     mu = as_array(mean, name="mean", ndim=1)
+    if mu.size < 1:
+        raise InputError(f"mean must hold at least one coordinate, got shape {mu.shape}")
     lam = _check_precision(precision, dim=mu.size)
     x = as_points(x, dim=mu.size)
     diff = x - mu
-    return 0.5 * np.einsum("ni,ij,nj->n", diff, lam, diff)
+    with np.errstate(over="ignore", invalid="ignore"):
+        return check_finite_result(0.5 * np.einsum("ni,ij,nj->n", diff, lam, diff), name="x", source=x)
 
 
 def double_well_energy(x, height: float = 2.0,
@@ -73,8 +80,9 @@ def double_well_energy(x, height: float = 2.0,
     height = check_positive(height, name="height")
     center = check_positive(center, name="center")
     x = as_points(x)
-    well = height * ((x[:, 0] / center) ** 2 - 1.0) ** 2
-    return well + 0.5 * np.sum(x[:, 1:] ** 2, axis=1)
+    with np.errstate(over="ignore"):
+        well = height * ((x[:, 0] / center) ** 2 - 1.0) ** 2
+        return check_finite_result(well + 0.5 * np.sum(x[:, 1:] ** 2, axis=1), name="x", source=x)
 # --8<-- [end:energies]
 
 
@@ -82,15 +90,16 @@ def double_well_energy(x, height: float = 2.0,
 def energy_on_grid(energy: Energy, grid: Grid) -> np.ndarray:
     """格子点上のエネルギー $f(x_j)$ を計算し、形と有限性を確かめる。形 (M,)。"""
     if not isinstance(grid, Grid):
-        raise ValueError(f"grid must be a Grid (use make_grid), "
+        raise InputError(f"grid must be a Grid (use make_grid), "
                          f"got {type(grid).__name__}")
+    check_callable(energy, name="energy", signature="(x)")
     values = np.asarray(energy(grid.points), dtype=np.float64)
     m = grid.points.shape[0]
     if values.shape != (m,):
-        raise ValueError(f"energy must map (M, d) points to shape (M,), "
+        raise InputError(f"energy must map (M, d) points to shape (M,), "
                          f"got {values.shape} for M={m}")
     if not np.all(np.isfinite(values)):
-        raise ValueError(f"energy must be finite on the grid, got "
+        raise InputError(f"energy must be finite on the grid, got "
                          f"{np.count_nonzero(~np.isfinite(values))} "
                          f"non-finite value(s)")
     return values
@@ -129,7 +138,7 @@ def product_of_experts(*energies: Energy) -> Energy:
     密度は積になる: $q(x) \propto \prod_k q_k(x)$。
     """
     if len(energies) < 1 or not all(callable(f) for f in energies):
-        raise ValueError(f"product_of_experts needs at least one callable "
+        raise InputError(f"product_of_experts needs at least one callable "
                          f"energy, got {energies!r}")
 
     def energy(x):
@@ -144,11 +153,11 @@ def normalize_on_grid(log_gamma, grid: Grid) -> np.ndarray:
     形 (M,)。
     """
     if not isinstance(grid, Grid):
-        raise ValueError(f"grid must be a Grid (use make_grid), "
+        raise InputError(f"grid must be a Grid (use make_grid), "
                          f"got {type(grid).__name__}")
     log_gamma = as_array(log_gamma, name="log_gamma", ndim=1)
     if log_gamma.shape != grid.log_weights.shape:
-        raise ValueError(f"log_gamma must have shape "
+        raise InputError(f"log_gamma must have shape "
                          f"{grid.log_weights.shape}, got {log_gamma.shape}")
     return np.exp(log_gamma - logsumexp(log_gamma + grid.log_weights))
 
@@ -160,10 +169,10 @@ def gaussian_product(mean1, precision1, mean2,
     mu1 = as_array(mean1, name="mean1", ndim=1)
     mu2 = as_array(mean2, name="mean2", ndim=1)
     if mu1.shape != mu2.shape:
-        raise ValueError(f"mean1 and mean2 must have the same shape, "
+        raise InputError(f"mean1 and mean2 must have the same shape, "
                          f"got {mu1.shape} and {mu2.shape}")
-    lam1 = _check_precision(precision1, dim=mu1.size)
-    lam2 = _check_precision(precision2, dim=mu1.size)
+    lam1 = _check_precision(precision1, dim=mu1.size, name="precision1")
+    lam2 = _check_precision(precision2, dim=mu1.size, name="precision2")
     lam = lam1 + lam2
     return np.linalg.solve(lam, lam1 @ mu1 + lam2 @ mu2), lam
 # --8<-- [end:product_of_experts]
@@ -208,17 +217,19 @@ class PolynomialEnergy:
     def features(self, x) -> np.ndarray:
         r"""$\phi(x)$。形 (N, K)。"""
         u = as_points(x, dim=self.dim) / self.scale
-        # (N, d, degree+1): u_i^k
-        powers = u[:, :, None] ** np.arange(self.degree + 1)
-        # 特徴 k は Π_i u_i^{e_ki}
-        axes = np.arange(self.dim)[None, :]
-        return np.prod(powers[:, axes, self.exponents], axis=2)
+        with np.errstate(over="ignore", invalid="ignore"):
+            # (N, d, degree+1): u_i^k
+            powers = u[:, :, None] ** np.arange(self.degree + 1)
+            # 特徴 k は Π_i u_i^{e_ki}
+            axes = np.arange(self.dim)[None, :]
+            return check_finite_result(np.prod(powers[:, axes, self.exponents], axis=2), name="x", source=u)
 
     def energy(self, x, theta) -> np.ndarray:
         r"""$f_\theta(x) = \theta^\top \phi(x)$。形 (N,)。"""
         theta = as_array(theta, name="theta", ndim=1)
         if theta.shape != (self.n_features,):
-            raise ValueError(f"theta must have shape ({self.n_features},), "
+            raise InputError(f"theta must have shape ({self.n_features},), "
                              f"got {theta.shape}")
-        return self.features(x) @ theta
+        with np.errstate(over="ignore", invalid="ignore"):
+            return check_finite_result(self.features(x) @ theta, name="x or theta")
 # --8<-- [end:polynomial_energy]

@@ -26,12 +26,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from gen_lib.core.nn import minibatch, train
-from gen_lib.core.validation import (as_array, as_points, as_tensor_points,
-                                     check_bool, check_count, check_positive,
-                                     make_generator)
+from gen_lib.core.validation import (InputError, as_array, as_points, as_tensor_points, check_bool,
+                                     check_count, check_positive, make_generator)
 from gen_lib.metrics.two_sample import energy_distance
 
 # --8<-- [end:imports]
+
+__all__ = ["Generator", "Discriminator", "discriminator_loss", "generator_loss", "GANHistory", "train_gan",
+           "sample", "optimal_discriminator", "value_function", "jensen_shannon", "optimal_value"]
 
 
 # --8<-- [start:networks]
@@ -56,7 +58,8 @@ class Generator(nn.Module):
         self.net = _mlp(self.latent_dim, hidden, self.data_dim)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.net(z)
+        # 形と有限性を確かめ、GAN の学習の dtype (float32) にそろえる
+        return self.net(as_tensor_points(z, name="z", dim=self.latent_dim).to(torch.float32))
 
 
 class Discriminator(nn.Module):
@@ -71,7 +74,7 @@ class Discriminator(nn.Module):
         self.net = _mlp(self.data_dim, check_count(hidden, name="hidden"), 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)[:, 0]
+        return self.net(as_tensor_points(x, name="x", dim=self.data_dim).to(torch.float32))[:, 0]
 # --8<-- [end:networks]
 
 
@@ -79,13 +82,13 @@ class Discriminator(nn.Module):
 def _check_logits(logits, name: str) -> torch.Tensor:
     """ロジットは形 (N,) (N >= 1) の有限な浮動小数点テンソル。"""
     if not isinstance(logits, torch.Tensor) or not logits.is_floating_point():
-        raise ValueError(f"{name} must be a floating-point torch.Tensor, "
+        raise InputError(f"{name} must be a floating-point torch.Tensor, "
                          f"got {type(logits).__name__}")
     if logits.ndim != 1 or logits.shape[0] < 1:
-        raise ValueError(f"{name} must have shape (N,) with N >= 1, "
+        raise InputError(f"{name} must have shape (N,) with N >= 1, "
                          f"got {tuple(logits.shape)}")
     if not torch.isfinite(logits).all():
-        raise ValueError(f"{name} must be finite, got "
+        raise InputError(f"{name} must be finite, got "
                          f"{int((~torch.isfinite(logits)).sum())} "
                          f"non-finite value(s)")
     return logits
@@ -214,7 +217,7 @@ def sample(model: Generator, n: int, seed=0) -> np.ndarray:
     1 回の順伝播。形 (n, d)。
     """
     if not isinstance(model, Generator):
-        raise ValueError(f"model must be a gen_lib.generative.gan.Generator, "
+        raise InputError(f"model must be a gen_lib.generative.gan.Generator, "
                          f"got {type(model).__name__}")
     n = check_count(n, name="n")
     z = torch.randn(n, model.latent_dim, generator=make_generator(seed))
@@ -235,17 +238,17 @@ def _grid_density(values, *, name: str, dx: float,
     """
     p = as_array(values, name=name, ndim=1)
     if p.size < 2:
-        raise ValueError(f"{name} must hold at least 2 grid values, "
+        raise InputError(f"{name} must hold at least 2 grid values, "
                          f"got {p.size}")
     if size is not None and p.size != size:
-        raise ValueError(f"{name} must have the same length as p_x ({size}), "
+        raise InputError(f"{name} must have the same length as p_x ({size}), "
                          f"got {p.size}")
     if np.any(p < 0):
-        raise ValueError(f"{name} must be a non-negative density, "
+        raise InputError(f"{name} must be a non-negative density, "
                          f"got minimum {p.min()}")
     mass = p.sum() * dx
     if not math.isclose(mass, 1.0, abs_tol=1e-3):
-        raise ValueError(f"{name} must integrate to 1 on the grid "
+        raise InputError(f"{name} must integrate to 1 on the grid "
                          f"(sum * dx), got {mass:.6g}; "
                          f"normalise it or widen the grid")
     return p
@@ -271,13 +274,13 @@ def optimal_discriminator(p_x, q_x) -> np.ndarray:
     p = as_array(p_x, name="p_x")
     q = as_array(q_x, name="q_x")
     if p.shape != q.shape:
-        raise ValueError(f"p_x and q_x must have the same shape, "
+        raise InputError(f"p_x and q_x must have the same shape, "
                          f"got {p.shape} and {q.shape}")
     if np.any(p < 0) or np.any(q < 0):
-        raise ValueError(f"densities must be non-negative, "
+        raise InputError(f"densities must be non-negative, "
                          f"got min p_x={p.min()}, min q_x={q.min()}")
     if np.any(p + q == 0):
-        raise ValueError("D* = p / (p + q) is undefined where "
+        raise InputError("D* = p / (p + q) is undefined where "
                          "p_x + q_x == 0; restrict the grid to where "
                          "either density is positive")
     return p / (p + q)
@@ -295,7 +298,7 @@ def value_function(p_x, q_x, d_x, dx: float) -> float:
     d = as_array(d_x, name="d_x", ndim=1)
     if d.size != p.size or np.any(d < 0) or np.any(d > 1):
         span = f" in [{d.min():.3g}, {d.max():.3g}]" if d.size else ""
-        raise ValueError(f"d_x must hold {p.size} values in [0, 1], "
+        raise InputError(f"d_x must hold {p.size} values in [0, 1], "
                          f"got {d.size} values{span}")
     with np.errstate(divide="ignore"):
         total = np.sum(_xlogy(p, d)) + np.sum(_xlogy(q, 1.0 - d))

@@ -25,12 +25,15 @@ import torch
 from gen_lib.core.grid import Grid, make_grid
 from gen_lib.core.nn import train
 from gen_lib.core.numerics import logsumexp
-from gen_lib.core.validation import (as_array, as_points, check_count,
+from gen_lib.core.validation import (InputError, as_array, as_points, check_callable, check_count,
                                      check_positive)
 from gen_lib.distributions.gaussian_mixture import isotropic_mixture
 from gen_lib.generative.energy_model import PolynomialEnergy
 
 # --8<-- [end:imports]
+
+__all__ = ["average_log_likelihood", "ebm_log_likelihood", "model_weights", "log_likelihood_gradient",
+           "FitResult", "fit_ebm", "three_mode_mixture", "training_setup"]
 
 
 # --8<-- [start:average_log_likelihood]
@@ -39,38 +42,45 @@ def average_log_likelihood(log_prob, data) -> float:
 
     log_prob は (N, d) → (N,) の関数。
     """
+    check_callable(log_prob, name="log_prob", signature="(x)")
     data = as_points(data, name="data")
     values = np.asarray(log_prob(data), dtype=np.float64)
     if values.shape != (data.shape[0],):
-        raise ValueError(f"log_prob must return shape ({data.shape[0]},), "
+        raise InputError(f"log_prob must return shape ({data.shape[0]},), "
                          f"got {values.shape}")
     if not np.all(np.isfinite(values)):
-        raise ValueError("log_prob returned non-finite values "
+        raise InputError("log_prob returned non-finite values "
                          "(a point outside the model's support?)")
     return float(values.mean())
 # --8<-- [end:average_log_likelihood]
 
 
 # --8<-- [start:check_inputs]
-def _check_inputs(model, theta, data, grid):
+def _check_model(model, theta, grid):  # theta が None なら theta は確かめない
     if not isinstance(model, PolynomialEnergy):
-        raise ValueError(f"model must be a PolynomialEnergy, "
+        raise InputError(f"model must be a PolynomialEnergy, "
                          f"got {type(model).__name__}")
     if not isinstance(grid, Grid):
-        raise ValueError(f"grid must be a Grid (use make_grid), "
+        raise InputError(f"grid must be a Grid (use make_grid), "
                          f"got {type(grid).__name__}")
     if grid.dim != model.dim:
-        raise ValueError(f"grid has dimension {grid.dim} but the model has "
+        raise InputError(f"grid has dimension {grid.dim} but the model has "
                          f"dimension {model.dim}")
-    theta = as_array(theta, name="theta", ndim=1)
-    if theta.shape != (model.n_features,):
-        raise ValueError(f"theta must have shape ({model.n_features},), "
-                         f"got {theta.shape}")
+    if theta is not None:
+        theta = as_array(theta, name="theta", ndim=1)
+        if theta.shape != (model.n_features,):
+            raise InputError(f"theta must have shape ({model.n_features},), "
+                             f"got {theta.shape}")
+    return theta
+
+
+def _check_inputs(model, theta, data, grid):
+    theta = _check_model(model, theta, grid)
     data = as_points(data, name="data", dim=model.dim)
     low = np.array([a[0] for a in grid.axes])
     high = np.array([a[-1] for a in grid.axes])
     if np.any(data < low) or np.any(data > high):
-        raise ValueError(f"every data point must lie inside the grid box "
+        raise InputError(f"every data point must lie inside the grid box "
                          f"[{low.tolist()}, {high.tolist()}] "
                          f"(the model's data space)")
     return theta, data
@@ -96,6 +106,7 @@ def model_weights(model: PolynomialEnergy, theta, grid: Grid) -> np.ndarray:
 
     $\bar q_j = w_j e^{-f_\theta(x_j)} / \sum_k w_k e^{-f_\theta(x_k)}$。
     """
+    theta = _check_model(model, theta, grid)
     # log(w_j e^{-f_θ(x_j)})
     a = -model.energy(grid.points, theta) + grid.log_weights
     return np.exp(a - logsumexp(a))
@@ -138,7 +149,7 @@ def fit_ebm(model: PolynomialEnergy, data, grid: Grid, *, steps: int = 2000,
     """
     steps = check_count(steps, name="steps")
     learning_rate = check_positive(learning_rate, name="learning_rate")
-    _, data = _check_inputs(model, np.zeros(model.n_features), data, grid)
+    _, data = _check_inputs(model, None, data, grid)
     # E_data[φ] は θ に依らない。φ(x_j) (M, K) も一度だけ計算する
     data_mean = torch.from_numpy(model.features(data).mean(axis=0))
     phi_grid = torch.from_numpy(model.features(grid.points))
@@ -172,6 +183,7 @@ def three_mode_mixture():
 
 def training_setup(seed: int = 0, n_data: int = 500, n_points: int = 61):
     """データ D (N=n_data)、箱 [-4, 4]^2 の格子、4 次多項式エネルギー。"""
+    n_data = check_count(n_data, name="n_data")
     data = three_mode_mixture().sample(n_data, seed=seed)
     data = data[np.all(np.abs(data) <= BOX, axis=1)]  # モデルのデータ空間 (箱) の外の点は除く
     grid = make_grid([-BOX, -BOX], [BOX, BOX], n_points)

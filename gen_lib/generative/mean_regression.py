@@ -16,9 +16,12 @@ import numpy as np
 import torch
 
 from gen_lib.core.nn import make_mlp, train
+from gen_lib.core.validation import check_callable
 from gen_lib.distributions.two_mode_conditional import as_conditions, as_pairs
 
 # --8<-- [end:imports]
+
+__all__ = ["train_mean_regressor", "predict"]
 
 
 # --8<-- [start:regressor]
@@ -44,6 +47,7 @@ def predict(regressor: torch.nn.Module, c) -> np.ndarray:
 
     同じ $c$ にはいつも同じ値を返す。形 (N,)。
     """
+    check_callable(regressor, name="regressor", signature="(c)")
     c = as_conditions(c)
     with torch.no_grad():
         return regressor(torch.from_numpy(c[:, None]))[:, 0].numpy()

@@ -21,9 +21,12 @@ import torch
 
 from gen_lib.core.nn import make_mlp, train
 from gen_lib.distributions.two_mode_conditional import as_conditions, as_pairs
-from gen_lib.core.validation import check_count, make_generator
+from gen_lib.core.validation import (as_matching_batches, as_tensor_points, check_count, check_finite_result,
+                                     make_generator)
 
 # --8<-- [end:imports]
+
+__all__ = ["MixtureDensityNetwork", "train_mdn"]
 
 
 # --8<-- [start:mdn]
@@ -47,6 +50,7 @@ class MixtureDensityNetwork(torch.nn.Module):
 
         $c$ は形 (N, 1)。返す 3 つはどれも形 (N, K)。
         """
+        c = as_tensor_points(c, name="c", dim=1)
         a, mu, log_sigma = self.net(c).split(self.n_components, dim=1)
         return torch.log_softmax(a, dim=1), mu, log_sigma
 
@@ -58,10 +62,11 @@ class MixtureDensityNetwork(torch.nn.Module):
         \exp[\log \pi_k + \log \mathcal{N}(y; \mu_k, \sigma_k^2)]$
         (log-sum-exp で計算する)
         """
+        y, c = as_matching_batches(y=y, c=c)
         log_pi, mu, log_sigma = self(c)
         z = (y - mu) * torch.exp(-log_sigma)  # (y - μ_k) / σ_k
         log_normal = -0.5 * z**2 - log_sigma - 0.5 * math.log(2 * math.pi)
-        return torch.logsumexp(log_pi + log_normal, dim=1)
+        return check_finite_result(torch.logsumexp(log_pi + log_normal, dim=1), name="y", source=y)
 
     def log_prob(self, y, c) -> np.ndarray:
         r"""numpy 版の $\log q_\theta(y \mid c)$。$y, c$ は形 (N,)。"""

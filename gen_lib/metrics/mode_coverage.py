@@ -21,9 +21,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from gen_lib.distributions.gaussian_mixture import GaussianMixture
-from gen_lib.core.validation import as_points, check_positive
+from gen_lib.core.validation import InputError, as_points, check_positive
 
 # --8<-- [end:imports]
+
+__all__ = ["ModeCoverage", "mode_coverage"]
 
 
 # --8<-- [start:mode_coverage]
@@ -48,11 +50,13 @@ def mode_coverage(mixture: GaussianMixture, samples, *, n_std: float = 3.0,
                   min_share: float = 0.1) -> ModeCoverage:
     r"""サンプルが捉えたモードの数と、高品質サンプル ($m(x) \le$ n_std) の割合。"""
     if not isinstance(mixture, GaussianMixture):
-        raise ValueError(f"mixture must be a GaussianMixture, "
+        raise InputError(f"mixture must be a GaussianMixture, "
                          f"got {type(mixture).__name__}")
     x = as_points(samples, name="samples", dim=mixture.dim)
     n_std = check_positive(n_std, name="n_std")
     min_share = check_positive(min_share, name="min_share")
+    if min_share > 1:
+        raise InputError(f"min_share must lie in (0, 1], got {min_share!r}")
     k = len(mixture.weights)
     nearest = np.argmax(mixture.responsibilities(x), axis=1)  # k*(x)
     diff = x - mixture.means[nearest]

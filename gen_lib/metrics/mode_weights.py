@@ -18,14 +18,16 @@ from __future__ import annotations
 import numpy as np
 
 from gen_lib.distributions.gaussian_mixture import GaussianMixture
-from gen_lib.core.validation import as_points
+from gen_lib.core.validation import InputError, as_points
 # --8<-- [end:imports]
+
+__all__ = ["estimate_mode_weights", "mode_weight_error"]
 # --8<-- [start:mode_weights]
 
 
 def _check_mixture(mixture) -> GaussianMixture:
     if not isinstance(mixture, GaussianMixture):
-        raise ValueError(f"mixture must be a GaussianMixture, got {type(mixture).__name__}")
+        raise InputError(f"mixture must be a GaussianMixture, got {type(mixture).__name__}")
     return mixture
 
 

@@ -19,10 +19,13 @@ from __future__ import annotations
 # --8<-- [start:imports]
 import numpy as np
 
-from gen_lib.core.validation import (as_points, check_bool, check_callable,
-                                     check_count, check_positive, make_rng)
+from gen_lib.core.validation import (InputError, as_points, check_bool, check_callable, check_count,
+                                     check_finite_result, check_positive, make_rng)
 
 # --8<-- [end:imports]
+
+__all__ = ["pairwise_distances", "energy_distance", "gaussian_kernel", "mmd_squared", "median_heuristic",
+           "noise_floor"]
 
 
 # --8<-- [start:pair]
@@ -30,7 +33,7 @@ def _pair(x, y) -> tuple[np.ndarray, np.ndarray]:
     x = as_points(x, name="x")
     y = as_points(y, name="y")
     if x.shape[1] != y.shape[1]:
-        raise ValueError(f"x and y must have the same dimension d, "
+        raise InputError(f"x and y must have the same dimension d, "
                          f"got x {x.shape} and y {y.shape}")
     return x, y
 
@@ -43,10 +46,14 @@ def pairwise_distances(x, y) -> np.ndarray:
     # 桁落ちが起きない。
     c = (x.sum(axis=0) + y.sum(axis=0)) / (len(x) + len(y))
     x, y = x - c, y - c
+    # 2 のべき 2^k で割ってから 2 乗する (1e160 のような点でも 2 乗があふれず、1e-200 のような点でも 0 にならない。
+    # 2^k で割って 2^k を掛け戻すのは厳密なので、ふつうの大きさの点では結果は 1 ビットも変わらない)
+    scale = 2.0 ** float(np.frexp(max(np.max(np.abs(x)), np.max(np.abs(y))))[1])
+    x, y = x / scale, y / scale
     # ‖x - y‖² = ‖x‖² + ‖y‖² - 2 x·y (丸め誤差で負になった分は 0 に切る)
     sq_x = np.sum(x**2, axis=1)[:, None]
     sq_y = np.sum(y**2, axis=1)[None, :]
-    return np.sqrt(np.maximum(sq_x + sq_y - 2.0 * x @ y.T, 0.0))
+    return scale * np.sqrt(np.maximum(sq_x + sq_y - 2.0 * x @ y.T, 0.0))
 # --8<-- [end:pair]
 
 
@@ -66,8 +73,8 @@ def energy_distance(x, y) -> float:
     xy = pairwise_distances(x, y).mean()
     xx = pairwise_distances(x, x).mean()
     yy = pairwise_distances(y, y).mean()
-    # 数学的には 0 以上。丸め誤差の負は 0 に切る
-    return float(max(2.0 * xy - xx - yy, 0.0))
+    # 数学的には 0 以上。丸め誤差の負は 0 に切る (2 (xy - xx/2 - yy/2) は 2xy - xx - yy と同じ丸めで、途中があふれない)
+    return float(check_finite_result(max(2.0 * (xy - 0.5 * xx - 0.5 * yy), 0.0), name="x or y"))
 # --8<-- [end:energy_distance]
 
 
@@ -75,7 +82,7 @@ def energy_distance(x, y) -> float:
 def gaussian_kernel(x, y, bandwidth: float) -> np.ndarray:
     r"""ガウスカーネル $k(x, y) = \exp(-\|x - y\|^2 / (2\ell^2))$ (幅 $\ell$ = bandwidth) の行列。形 (N, M)。"""
     h = check_positive(bandwidth, name="bandwidth")
-    return np.exp(-pairwise_distances(x, y) ** 2 / (2.0 * h**2))
+    return np.exp(-0.5 * (pairwise_distances(x, y) / h) ** 2)  # d/ℓ を先に: 大きな d と ℓ でもあふれない
 
 
 def mmd_squared(x, y, bandwidth: float, *, unbiased: bool = False) -> float:
@@ -96,7 +103,7 @@ def mmd_squared(x, y, bandwidth: float, *, unbiased: bool = False) -> float:
         return float(max(kxx.mean() + kyy.mean() - 2.0 * kxy.mean(), 0.0))
     n, m = len(x), len(y)
     if n < 2 or m < 2:
-        raise ValueError(f"unbiased MMD needs at least 2 points in each set, got N={n}, M={m}")
+        raise InputError(f"unbiased MMD needs at least 2 points in each set, got N={n}, M={m}")
     xx = (kxx.sum() - np.trace(kxx)) / (n * (n - 1))
     yy = (kyy.sum() - np.trace(kyy)) / (m * (m - 1))
     return float(xx + yy - 2.0 * kxy.mean())
@@ -111,7 +118,7 @@ def median_heuristic(x, y) -> float:
     d = d[np.triu_indices(len(z), k=1)]
     d = d[d > 0]
     if d.size == 0:
-        raise ValueError("median_heuristic needs at least two distinct points, got identical points only")
+        raise InputError("median_heuristic needs at least two distinct points, got identical points only")
     return float(np.median(d))
 
 

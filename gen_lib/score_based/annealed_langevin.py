@@ -20,13 +20,13 @@ from __future__ import annotations
 import numpy as np
 
 from gen_lib.core.types import NoiseConditionalScore
-from gen_lib.core.validation import (
-    as_points, check_bool, check_callable, check_count, check_positive,
-    make_rng,
-)
+from gen_lib.core.validation import (as_points, check_bool, check_callable, check_count, check_positive,
+                                     make_rng)
 from gen_lib.score_based.langevin import langevin_step
 from gen_lib.score_based.ncsn import check_noise_levels
 # --8<-- [end:imports]
+
+__all__ = ["annealed_langevin_sample"]
 
 
 # --8<-- [start:annealed_langevin]

@@ -25,12 +25,13 @@ import numpy as np
 import torch
 
 from gen_lib.core.types import ScoreModel
-from gen_lib.core.validation import (
-    as_points, as_tensor_points, check_callable, check_positive, make_generator,
-)
+from gen_lib.core.validation import (InputError, as_points, as_tensor_points, check_callable, check_positive,
+                                     make_generator)
 from gen_lib.distributions.gaussian_mixture import GaussianMixture
 from gen_lib.score_based.score_matching import evaluate_score
 # --8<-- [end:imports]
+
+__all__ = ["denoising_score_matching_loss", "tweedie_denoise", "mixture_posterior_mean"]
 
 
 # --8<-- [start:dsm_loss]
@@ -47,7 +48,7 @@ def denoising_score_matching_loss(score_fn: ScoreModel, x, sigma: float, *, gene
     x = as_tensor_points(x).detach()
     sigma = check_positive(sigma, name="sigma")
     check_callable(score_fn, name="score_fn", signature="(x) -> (N, d)")
-    eps = torch.randn(x.shape, generator=make_generator(generator), dtype=x.dtype)
+    eps = torch.randn(x.shape, generator=make_generator(generator, name="generator"), dtype=x.dtype)
     x_noisy = x + sigma * eps  # x̃ = x + σ ε
     target = -eps / sigma  # ∇_x̃ log N(x̃; x, σ² I) = -(x̃ - x)/σ²
     s = evaluate_score(score_fn, x_noisy)
@@ -65,7 +66,7 @@ def tweedie_denoise(x_noisy, noisy_score, sigma: float) -> np.ndarray:
     x_noisy = as_points(x_noisy, name="x_noisy")
     noisy_score = as_points(noisy_score, name="noisy_score")
     if noisy_score.shape != x_noisy.shape:
-        raise ValueError(f"noisy_score must have the shape of x_noisy {x_noisy.shape}, got {noisy_score.shape}")
+        raise InputError(f"noisy_score must have the shape of x_noisy {x_noisy.shape}, got {noisy_score.shape}")
     sigma = check_positive(sigma, name="sigma")
     return x_noisy + sigma**2 * noisy_score
 # --8<-- [end:tweedie]
@@ -80,7 +81,7 @@ def mixture_posterior_mean(mixture: GaussianMixture, x_noisy, sigma: float) -> n
     $\mathbb{E}[x \mid \tilde{x}] = \sum_k r_k(\tilde{x})\, m_k(\tilde{x})$。形 (N, d)。
     """
     if not isinstance(mixture, GaussianMixture):
-        raise ValueError(f"mixture must be a GaussianMixture, got {type(mixture).__name__}")
+        raise InputError(f"mixture must be a GaussianMixture, got {type(mixture).__name__}")
     x_noisy = as_points(x_noisy, name="x_noisy", dim=mixture.dim)
     sigma = check_positive(sigma, name="sigma")
     noisy = mixture.noised(1.0, sigma)  # p_σ: 共分散 Σ_k + σ² I

@@ -23,13 +23,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from gen_lib.core.types import ScoreFunction
-from gen_lib.core.validation import (
-    as_array, as_points, check_callable, check_count, check_positive, make_rng,
-)
+from gen_lib.core.validation import (InputError, as_array, as_points, check_callable, check_count,
+                                     check_positive, check_real, make_rng)
 from gen_lib.distributions.gaussian_mixture import (
     GaussianMixture, isotropic_mixture,
 )
 # --8<-- [end:imports]
+
+__all__ = ["langevin_step", "langevin_sample", "ula_gaussian_stationary_covariance", "uniform_box",
+           "separated_modes_mixture", "LangevinSetting", "langevin_failure_setting"]
 # --8<-- [start:langevin]
 
 
@@ -45,20 +47,20 @@ def langevin_step(score_fn: ScoreFunction, x: np.ndarray, step_size: float, rng:
     x = as_points(x, name="x")
     step_size = check_positive(step_size, name="step_size")
     if not isinstance(rng, np.random.Generator):
-        raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+        raise InputError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
     if not isinstance(where, str):
-        raise ValueError(f"where must be a str, got {type(where).__name__}")
+        raise InputError(f"where must be a str, got {type(where).__name__}")
     s = np.asarray(score_fn(x), dtype=np.float64)
     if s.shape != x.shape:
-        raise ValueError(f"score_fn must map points of shape {x.shape} to the same shape, got {s.shape}")
+        raise InputError(f"score_fn must map points of shape {x.shape} to the same shape, got {s.shape}")
     if not np.all(np.isfinite(s)):
-        raise ValueError(f"score_fn returned non-finite values at {where} "
+        raise InputError(f"score_fn returned non-finite values at {where} "
                          f"(the chain may have diverged: try a smaller step_size)")
     z = rng.standard_normal(x.shape)
     with np.errstate(over="ignore", invalid="ignore"):
         x = x + 0.5 * step_size * s + np.sqrt(step_size) * z
     if not np.all(np.isfinite(x)):
-        raise ValueError(f"the chain diverged to non-finite values at {where}: try a smaller step_size")
+        raise InputError(f"the chain diverged to non-finite values at {where}: try a smaller step_size")
     return x
 
 
@@ -100,13 +102,13 @@ def ula_gaussian_stationary_covariance(covariance, step_size: float) -> np.ndarr
     """
     cov = as_array(covariance, name="covariance", ndim=2)
     if cov.shape[0] != cov.shape[1] or not np.allclose(cov, cov.T):
-        raise ValueError(f"covariance must be a symmetric square matrix, got shape {cov.shape}")
+        raise InputError(f"covariance must be a symmetric square matrix, got shape {cov.shape}")
     step_size = check_positive(step_size, name="step_size")
     lam, vectors = np.linalg.eigh(cov)
     if lam.min() <= 0:
-        raise ValueError(f"covariance must be positive definite, got smallest eigenvalue {lam.min():.3g}")
+        raise InputError(f"covariance must be positive definite, got smallest eigenvalue {lam.min():.3g}")
     if step_size >= 4 * lam.min():
-        raise ValueError(f"step_size must be < 4 * (smallest eigenvalue of covariance) = {4 * lam.min():.4g} "
+        raise InputError(f"step_size must be < 4 * (smallest eigenvalue of covariance) = {4 * lam.min():.4g} "
                          f"for the chain to have a stationary distribution, got {step_size}")
     return (vectors * (lam / (1.0 - step_size / (4.0 * lam)))) @ vectors.T
 # --8<-- [end:ula_gaussian]
@@ -116,9 +118,9 @@ def uniform_box(n: int, low: float, high: float, dim: int = 2, seed=0) -> np.nda
     r"""箱 $[\text{low}, \text{high}]^d$ 上の一様分布から n 点 (連鎖の初期値に使う)。形 (n, dim)。"""
     n = check_count(n, name="n")
     dim = check_count(dim, name="dim")
-    low, high = float(as_array(low, name="low", ndim=0)), float(as_array(high, name="high", ndim=0))
+    low, high = check_real(low, name="low"), check_real(high, name="high")
     if not high > low:
-        raise ValueError(f"high must exceed low, got low={low}, high={high}")
+        raise InputError(f"high must exceed low, got low={low}, high={high}")
     return make_rng(seed).uniform(low, high, size=(n, dim))
 
 

@@ -23,15 +23,16 @@ import numpy as np
 import torch
 
 from gen_lib.core.nn import make_mlp, minibatch, single_thread, train
-from gen_lib.core.validation import (
-    as_array, as_points, as_tensor_points, check_count, check_positive,
-    make_generator,
-)
+from gen_lib.core.validation import (InputError, as_array, as_points, as_tensor_points, check_count,
+                                     check_positive, make_generator)
 from gen_lib.distributions.gaussian_mixture import GaussianMixture
 from gen_lib.score_based.denoising_score_matching import (
     denoising_score_matching_loss,
 )
 # --8<-- [end:imports]
+
+__all__ = ["check_noise_levels", "geometric_noise_levels", "exact_noise_conditional_score",
+           "NoiseConditionalScoreNet", "ncsn_loss", "train_ncsn"]
 
 
 # --8<-- [start:noise_levels]
@@ -39,9 +40,9 @@ def check_noise_levels(sigmas) -> np.ndarray:
     r"""ノイズの大きさの列 $\sigma_1 > \cdots > \sigma_L > 0$ (正で狭義単調減少) を確かめる。"""
     s = as_array(sigmas, name="sigmas", ndim=1)
     if s.size < 1 or np.any(s <= 0):
-        raise ValueError(f"sigmas must be a non-empty 1-D array of positive numbers, got {s.tolist()}")
+        raise InputError(f"sigmas must be a non-empty 1-D array of positive numbers, got {s.tolist()}")
     if np.any(np.diff(s) >= 0):
-        raise ValueError(f"sigmas must be strictly decreasing (sigma_1 > ... > sigma_L), got {s.tolist()}")
+        raise InputError(f"sigmas must be strictly decreasing (sigma_1 > ... > sigma_L), got {s.tolist()}")
     return s
 
 
@@ -54,7 +55,7 @@ def geometric_noise_levels(sigma_max: float, sigma_min: float, L: int) -> np.nda
     sigma_min = check_positive(sigma_min, name="sigma_min")
     L = check_count(L, name="L", minimum=2)
     if not sigma_max > sigma_min:
-        raise ValueError(f"sigma_max must be larger than sigma_min, got sigma_max={sigma_max}, "
+        raise InputError(f"sigma_max must be larger than sigma_min, got sigma_max={sigma_max}, "
                          f"sigma_min={sigma_min}")
     return np.exp(np.linspace(math.log(sigma_max), math.log(sigma_min), L))
 # --8<-- [end:noise_levels]
@@ -68,7 +69,7 @@ def exact_noise_conditional_score(mixture: GaussianMixture):
     なので (``GaussianMixture.noised``)、そのスコアを厳密に計算できる。
     """
     if not isinstance(mixture, GaussianMixture):
-        raise ValueError(f"mixture must be a GaussianMixture, got {type(mixture).__name__}")
+        raise InputError(f"mixture must be a GaussianMixture, got {type(mixture).__name__}")
 
     def score(x, sigma):
         return mixture.noised(1.0, check_positive(sigma, name="sigma")).score(x)  # ∇ log p_σ(x)
@@ -124,13 +125,13 @@ def ncsn_loss(model: NoiseConditionalScoreNet, x, sigmas, *, generator) -> torch
     with np.errstate(over="ignore", under="ignore", divide="ignore"):
         s2 = sigmas**2
         if not np.all((s2 > 0) & np.isfinite(s2) & np.isfinite(1 / s2) & (1 / s2 > 0)):  # σ² と 1/σ² を表せる
-            raise ValueError(f"sigmas must lie in about [1e-150, 1e150] so that sigma**2 and 1/sigma**2 are "
+            raise InputError(f"sigmas must lie in about [1e-150, 1e150] so that sigma**2 and 1/sigma**2 are "
                              f"finite and non-zero in float64, got {sigmas.tolist()}")
     if not callable(model) or not isinstance(getattr(model, "dim", None), int):
-        raise ValueError(f"model must be callable as model(x, sigma) and have an int attribute dim "
+        raise InputError(f"model must be callable as model(x, sigma) and have an int attribute dim "
                          f"(a NoiseConditionalScoreNet), got {type(model).__name__}")
     x = as_tensor_points(x, dim=model.dim)
-    generator = make_generator(generator)  # int なら 1 度だけ Generator にする (σ ごとに別のノイズ)
+    generator = make_generator(generator, name="generator")  # int なら 1 度だけ Generator にする (σ ごとに別のノイズ)
     total = 0.0
     for sigma in sigmas:
         sigma = float(sigma)
@@ -152,7 +153,7 @@ def train_ncsn(data, sigmas, *, steps: int = 3000, batch_size: int = 128, lr: fl
     """
     x_all = torch.as_tensor(as_points(data, name="data"))
     if len(x_all) < 2:
-        raise ValueError(f"data must hold at least 2 points, got shape {tuple(x_all.shape)}")
+        raise InputError(f"data must hold at least 2 points, got shape {tuple(x_all.shape)}")
     sigmas = check_noise_levels(sigmas)
     batch_size = check_count(batch_size, name="batch_size")
     generator = make_generator(seed)

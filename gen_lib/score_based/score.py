@@ -22,7 +22,9 @@ import numpy as np
 import torch
 
 from gen_lib.core.types import TorchScalarField
-from gen_lib.core.validation import as_points, check_callable
+from gen_lib.core.validation import InputError, as_points, check_callable
+
+__all__ = ["score_from_log_density", "score_from_energy"]
 
 
 def _gradient(function: TorchScalarField, x, *, name: str) -> np.ndarray:
@@ -37,15 +39,15 @@ def _gradient(function: TorchScalarField, x, *, name: str) -> np.ndarray:
     is_tensor = isinstance(values, torch.Tensor)
     if not is_tensor or values.shape != (points.shape[0],):
         shape = tuple(values.shape) if is_tensor else type(values).__name__
-        raise ValueError(f"{name} must map a (N, d) tensor to a tensor of "
+        raise InputError(f"{name} must map a (N, d) tensor to a tensor of "
                          f"shape (N,), got {shape} for N={points.shape[0]}")
     if not torch.isfinite(values).all():
         n_bad = int((~torch.isfinite(values)).sum())
-        raise ValueError(f"{name} returned {n_bad} non-finite value(s)")
+        raise InputError(f"{name} returned {n_bad} non-finite value(s)")
     (grad,) = torch.autograd.grad(values.sum(), points)
     grad = grad.detach().numpy()
     if not np.all(np.isfinite(grad)):
-        raise ValueError(f"the gradient of {name} has non-finite value(s)")
+        raise InputError(f"the gradient of {name} has non-finite value(s)")
     return grad
 
 

@@ -21,10 +21,12 @@ from __future__ import annotations
 import torch
 
 from gen_lib.core.types import ScoreModel
-from gen_lib.core.validation import (
-    as_tensor_points, check_bool, check_callable, check_count, make_generator,
-)
+from gen_lib.core.validation import (InputError, as_tensor_points, check_bool, check_callable, check_count,
+                                     check_finite_result, make_generator)
 # --8<-- [end:imports]
+
+__all__ = ["evaluate_score", "explicit_score_matching_loss", "jacobian_trace", "implicit_score_matching_loss",
+           "sliced_score_matching_loss"]
 
 # --8<-- [start:helpers]
 
@@ -35,12 +37,14 @@ def _check_model(score_model) -> None:
 
 def evaluate_score(score_model: ScoreModel, x: torch.Tensor) -> torch.Tensor:
     r"""$s_\theta(x)$ を計算し、形が入力と同じ (N, d) で有限であることを確かめる。"""
+    _check_model(score_model)
+    x = as_tensor_points(x, name="x")
     s = score_model(x)
     if not isinstance(s, torch.Tensor) or s.shape != x.shape:
         shape = tuple(s.shape) if isinstance(s, torch.Tensor) else type(s).__name__
-        raise ValueError(f"score_model must return a tensor of shape {tuple(x.shape)}, got {shape}")
+        raise InputError(f"score_model must return a tensor of shape {tuple(x.shape)}, got {shape}")
     if not torch.isfinite(s).all():
-        raise ValueError(f"score_model returned {int((~torch.isfinite(s)).sum())} non-finite value(s)")
+        raise InputError(f"score_model returned {int((~torch.isfinite(s)).sum())} non-finite value(s)")
     return s
 # --8<-- [end:helpers]
 
@@ -56,9 +60,9 @@ def explicit_score_matching_loss(score_model: ScoreModel, x, true_score) -> torc
     x = as_tensor_points(x)
     target = torch.as_tensor(as_tensor_points(true_score, name="true_score"), dtype=x.dtype)
     if target.shape != x.shape:
-        raise ValueError(f"true_score must have the shape of x {tuple(x.shape)}, got {tuple(target.shape)}")
+        raise InputError(f"true_score must have the shape of x {tuple(x.shape)}, got {tuple(target.shape)}")
     s = evaluate_score(score_model, x)
-    return 0.5 * ((s - target) ** 2).sum(dim=1).mean()
+    return check_finite_result(0.5 * ((s - target) ** 2).sum(dim=1).mean(), name="x or true_score")
 # --8<-- [end:explicit]
 
 
@@ -112,7 +116,7 @@ def sliced_score_matching_loss(score_model: ScoreModel, x, n_projections: int, g
     variance_reduced = check_bool(variance_reduced, name="variance_reduced")
     x = as_tensor_points(x)
     n_projections = check_count(n_projections, name="n_projections")
-    gen = make_generator(generator)
+    gen = make_generator(generator, name="generator")
     n, d = x.shape
     v = torch.randn((n_projections, n, d), generator=gen, dtype=x.dtype)
     x_rep = x.detach().unsqueeze(0).expand(n_projections, n, d).reshape(-1, d).requires_grad_(True)
