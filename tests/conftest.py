@@ -54,7 +54,7 @@ def run_build(project: Path, site_dir: Path, *, site_url: str, cache: Path) -> s
     env = dict(os.environ, SITE_URL=site_url, GEN_LIB_FIGURE_CACHE=str(cache / "figures"),
                GEN_LIB_MODEL_CACHE=str(cache / "models"), NO_MKDOCS_2_WARNING="1", NOTEBOOK_CACHE="false")
     return subprocess.run([*MKDOCS, "build", "--strict", "--clean", "-d", str(site_dir)],
-                          cwd=project, env=env, capture_output=True, text=True, timeout=600)
+                          cwd=project, env=env, capture_output=True, text=True, timeout=1200)
 
 
 def free_port() -> int:
