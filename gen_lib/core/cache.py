@@ -27,7 +27,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from gen_lib.core.validation import InputError, check_callable
+from gen_lib.core.errors import InputError, check_callable
 
 __all__ = ["cache_dir", "module_file", "direct_imports", "dependency_closure", "imported_by_source",
            "library_versions", "source_digest", "settings_json", "check_name", "content_key", "result_path",

@@ -29,7 +29,7 @@ import pkgutil
 from typing import Any, Callable, Iterable
 
 from gen_lib.core.cache import cached
-from gen_lib.core.validation import InputError, check_bool, check_callable
+from gen_lib.core.errors import InputError, check_bool, check_callable
 
 __all__ = ["Experiment", "experiment", "all_experiments"]
 

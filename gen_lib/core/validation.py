@@ -19,14 +19,11 @@ import numbers
 import numpy as np
 import torch
 
-__all__ = ["InputError", "as_array", "as_points", "as_tensor_points", "as_float_tensor",
-           "check_finite_result", "check_real", "check_positive", "check_count", "check_bool",
-           "check_callable", "check_instance", "check_weights", "check_seed", "make_rng", "make_generator",
+from gen_lib.core.errors import InputError, check_bool, check_callable  # noqa: F401 (ここからも使える)
+__all__ = ["as_array", "as_points", "as_tensor_points", "as_float_tensor",
+           "check_finite_result", "check_real", "check_positive", "check_count",
+           "check_instance", "check_weights", "check_seed", "make_rng", "make_generator",
            "as_batch_tensor", "as_matching_batches", "check_same_shape"]
-
-
-class InputError(ValueError, TypeError):
-    """公開関数に渡された入力が約束に合わない (メッセージはパラメーターの名前・受け取った値・期待される値を示す)。"""
 
 
 def as_array(x, *, name: str, ndim: int | None = None) -> np.ndarray:
@@ -150,20 +147,6 @@ def check_count(value, *, name: str, minimum: int = 1, maximum: int | None = Non
         raise InputError(f"{name} must be an integer <= {maximum}, got {value!r} (the limit is "
                          f"gen_lib.core.validation.MAX_COUNT; raise it explicitly for larger runs)")
     return int(value)
-
-
-def check_bool(value, *, name: str) -> bool:
-    """真偽のフラグは bool (numpy の bool も可) だけを受け付ける (文字列 "False" などは不可)。"""
-    if not isinstance(value, (bool, np.bool_)):
-        raise InputError(f"{name} must be a bool (True or False), got {value!r}")
-    return bool(value)
-
-
-def check_callable(function, *, name: str, signature: str = "") -> None:
-    """呼び出せるオブジェクトであることを確かめる (``signature`` は期待する呼び方、例 ``"(x, t)"``)。"""
-    if not callable(function):
-        expected = f" as {name}{signature}" if signature else ""
-        raise InputError(f"{name} must be callable{expected}, got {type(function).__name__}")
 
 
 def check_instance(value, expected: type | tuple[type, ...], *, name: str, hint: str = ""):
