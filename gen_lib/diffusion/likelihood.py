@@ -120,7 +120,7 @@ def sde_kl_bound(score: TimeScore, true_score: TimeScore, sde: SDE, x0,
     x0 = as_tensor_points(x0, name="x0")
     t = as_array(times, name="times", ndim=1)
     if t.size < 2 or t.min() < 0 or t.max() > 1 or not (t[1:] > t[:-1]).all():
-        raise ValueError("times must be at least 2 increasing values in [0, 1], "
+        raise InputError("times must be at least 2 increasing values in [0, 1], "
                          f"got {t.tolist()}")
     noise = torch.randn(x0.shape, generator=make_generator(seed),
                         dtype=torch.float64)

@@ -32,12 +32,12 @@ class NoiseSchedule:
     def __init__(self, betas):
         b = as_array(betas, name="betas", ndim=1)
         if b.size < 1:
-            raise ValueError(f"betas must hold at least one value (T >= 1), got shape {b.shape}")
+            raise InputError(f"betas must hold at least one value (T >= 1), got shape {b.shape}")
         if np.any(b <= 0) or np.any(b >= 1):
-            raise ValueError(f"betas must lie in (0, 1), got min {b.min()}, max {b.max()}")
+            raise InputError(f"betas must lie in (0, 1), got min {b.min()}, max {b.max()}")
         alpha_bar = np.cumprod(1.0 - b)
         if not np.all(np.diff(alpha_bar) < 0) or alpha_bar[-1] <= 0:
-            raise ValueError("alpha_bar must be strictly decreasing and positive, "
+            raise InputError("alpha_bar must be strictly decreasing and positive, "
                              f"got last value {alpha_bar[-1]}")
         self.betas = torch.as_tensor(b)  # β_t = betas[t-1]
         # ᾱ_0 = 1 を先頭に置いた表: alpha_bars_with_zero[t] = ᾱ_t (t = 0, …, T)
